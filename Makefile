@@ -1,0 +1,34 @@
+# The two commands: `make run` and `make test`. Everything else is set up on the way.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STATUS_CONFIG ?= status.example.yaml
+export STATUS_CONFIG
+
+.PHONY: run test lint setup clean
+
+run: setup
+	SECRET_KEY_FILE=instance/secret_key exec $(BIN)/python app.py
+
+test: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/pytest
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+setup: $(VENV)/.installed instance/secret_key
+
+$(VENV)/.installed: requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+# Generated once, never a fixed default; deployments set SECRET_KEY themselves.
+instance/secret_key: | $(VENV)/.installed
+	mkdir -p instance
+	umask 077 && $(BIN)/python -c "import secrets; print(secrets.token_urlsafe(48))" > $@
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache
