@@ -1,0 +1,65 @@
+"""Status vocabularies (contract: the same words as Atlassian Statuspage) and pure rules."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ComponentStatus(StrEnum):
+    OPERATIONAL = "operational"
+    DEGRADED_PERFORMANCE = "degraded_performance"
+    PARTIAL_OUTAGE = "partial_outage"
+    MAJOR_OUTAGE = "major_outage"
+    UNDER_MAINTENANCE = "under_maintenance"
+    # Not a Statuspage status: no probe has reported recently ("no data").
+    UNKNOWN = "unknown"
+
+
+class IncidentStatus(StrEnum):
+    INVESTIGATING = "investigating"
+    IDENTIFIED = "identified"
+    MONITORING = "monitoring"
+    RESOLVED = "resolved"
+    POSTMORTEM = "postmortem"
+
+
+class Impact(StrEnum):
+    NONE = "none"
+    MINOR = "minor"
+    MAJOR = "major"
+    CRITICAL = "critical"
+
+
+class MaintenanceStatus(StrEnum):
+    SCHEDULED = "scheduled"
+    IN_PROGRESS = "in_progress"
+    VERIFYING = "verifying"
+    COMPLETED = "completed"
+
+
+class Indicator(StrEnum):
+    NONE = "none"
+    MINOR = "minor"
+    MAJOR = "major"
+    CRITICAL = "critical"
+    MAINTENANCE = "maintenance"
+
+
+class SubscriberState(StrEnum):
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    UNSUBSCRIBED = "unsubscribed"
+
+
+class OutboxState(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class Role(StrEnum):
+    """Least privilege: each role includes the rights of the ones before it."""
+
+    VIEWER = "viewer"
+    EDITOR = "editor"
+    ADMIN = "admin"

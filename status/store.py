@@ -1,0 +1,473 @@
+"""All SQL, in one place (SQLAlchemy Core). SQLite (WAL) or PostgreSQL."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+
+from status import schema as t
+
+log = logging.getLogger(__name__)
+
+SQLITE_BUSY_TIMEOUT_MS = 5000
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url``: SQLite gets WAL, a busy timeout and foreign keys."""
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        engine = sa.create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    if parsed.get_backend_name() == "postgresql":
+        # A short connect timeout keeps /healthz and page fallbacks quick when the
+        # server is away; pre-ping replaces connections a restart has severed.
+        return sa.create_engine(parsed, connect_args={"connect_timeout": 3}, pool_pre_ping=True)
+    raise ValueError(f"DATABASE_URL: unsupported database {parsed.get_backend_name()!r}")
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+def _insert(conn: Connection, table: sa.Table):
+    """An INSERT that can say ON CONFLICT on either engine."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
+
+
+@dataclass(frozen=True)
+class StatusCounts:
+    incidents_open: int
+    outbox_pending: int
+    subscribers: dict[str, int]
+
+
+@dataclass(frozen=True)
+class ComponentState:
+    component_id: str
+    status: str
+    since: datetime
+    updated_at: datetime
+    last_result_at: datetime | None
+    latency_seconds: float | None
+
+
+class Store:
+    """The application's one way into the database."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        with self.engine.begin() as conn:
+            yield conn
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    # -- health and versions ------------------------------------------------------------
+    def schema_revision(self) -> str | None:
+        """The Alembic revision the database is at; None when it was never migrated."""
+        with self.engine.connect() as conn:
+            if not sa.inspect(conn).has_table("alembic_version"):
+                return None
+            return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+
+    def data_version(self) -> int:
+        """A counter bumped by every change the public pages show."""
+        with self.engine.connect() as conn:
+            value = conn.execute(
+                sa.select(t.meta.c.value).where(t.meta.c.key == "data_version")
+            ).scalar()
+        return int(value) if value is not None else 0
+
+    def bump_data_version(self, conn: Connection) -> None:
+        """Within the caller's transaction, so readers see the change and the bump together."""
+        updated = conn.execute(
+            sa.update(t.meta)
+            .where(t.meta.c.key == "data_version")
+            .values(value=sa.cast(sa.cast(t.meta.c.value, sa.Integer) + 1, sa.Text))
+        ).rowcount
+        if not updated:
+            conn.execute(sa.insert(t.meta).values(key="data_version", value="1"))
+
+    def status_counts(self) -> StatusCounts:
+        """The numbers /metrics reports, in one round trip per table."""
+        with self.engine.connect() as conn:
+            incidents = conn.execute(
+                sa.select(sa.func.count()).where(
+                    t.incidents.c.status.not_in(["resolved", "postmortem"])
+                )
+            ).scalar()
+            outbox = conn.execute(
+                sa.select(sa.func.count()).where(t.outbox.c.state == "pending")
+            ).scalar()
+            subscribers = dict(
+                conn.execute(
+                    sa.select(t.subscribers.c.state, sa.func.count()).group_by(
+                        t.subscribers.c.state
+                    )
+                ).all()
+            )
+        return StatusCounts(incidents, outbox, subscribers)
+
+    # -- component state ----------------------------------------------------------------
+    def component_states(self) -> dict[str, ComponentState]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(
+                    t.component_state.c.component_id,
+                    t.component_state.c.status,
+                    t.component_state.c.since,
+                    t.component_state.c.updated_at,
+                    t.component_state.c.last_result_at,
+                    t.component_state.c.latency_seconds,
+                )
+            ).all()
+        return {row.component_id: ComponentState(*row) for row in rows}
+
+    def set_component_status(
+        self,
+        component_id: str,
+        status: str,
+        *,
+        reason: str,
+        source: str,
+        at: datetime | None = None,
+        auto_incident: str | None = None,
+    ) -> bool:
+        """Set a component's status; returns True (and logs the change) if it changed.
+
+        The change-log row is written in the same transaction as the new state. With
+        ``auto_incident`` (the component's name) an outage opens an incident and the
+        recovery resolves it, with timeline updates.
+        """
+        at = at or utcnow()
+        with self.engine.begin() as conn:
+            current = conn.execute(
+                sa.select(t.component_state.c.status)
+                .where(t.component_state.c.component_id == component_id)
+                .with_for_update()
+            ).scalar()
+            if current == status:
+                conn.execute(
+                    sa.update(t.component_state)
+                    .where(t.component_state.c.component_id == component_id)
+                    .values(updated_at=at)
+                )
+                return False
+            values = dict(status=status, since=at, updated_at=at, manual=source != "probe")
+            if current is None:
+                conn.execute(
+                    sa.insert(t.component_state).values(component_id=component_id, **values)
+                )
+            else:
+                conn.execute(
+                    sa.update(t.component_state)
+                    .where(t.component_state.c.component_id == component_id)
+                    .values(**values)
+                )
+            conn.execute(
+                sa.insert(t.component_changes).values(
+                    component_id=component_id,
+                    old_status=current,
+                    new_status=status,
+                    at=at,
+                    reason=reason,
+                    source=source,
+                )
+            )
+            if auto_incident:
+                self._auto_incident(conn, component_id, auto_incident, current, status, at)
+            self.bump_data_version(conn)
+        log.info("component %s: %s -> %s (%s)", component_id, current, status, reason)
+        return True
+
+    def _auto_incident(
+        self, conn: Connection, component_id: str, name: str, old: str | None, new: str, at
+    ) -> None:
+        open_id = conn.execute(
+            sa.select(t.incidents.c.id)
+            .join(t.incident_components, t.incident_components.c.incident_id == t.incidents.c.id)
+            .where(
+                t.incidents.c.auto,
+                t.incidents.c.status.not_in(["resolved", "postmortem"]),
+                t.incident_components.c.component_id == component_id,
+            )
+        ).scalar()
+        outage = new in ("major_outage", "partial_outage")
+        if outage and open_id is None:
+            impact = "major" if new == "major_outage" else "minor"
+            open_id = conn.execute(
+                sa.insert(t.incidents).values(
+                    name=f"{name}: {new.replace('_', ' ')}",
+                    status="investigating",
+                    impact=impact,
+                    created_at=at,
+                    updated_at=at,
+                    started_at=at,
+                    auto=True,
+                )
+            ).inserted_primary_key[0]
+            conn.execute(
+                sa.insert(t.incident_components).values(
+                    incident_id=open_id, component_id=component_id, status=new
+                )
+            )
+            body = f"Our monitoring detected a problem with {name}. We are investigating."
+            self._incident_update(conn, open_id, "investigating", body, component_id, old, new, at)
+        elif outage:
+            conn.execute(
+                sa.update(t.incident_components)
+                .where(
+                    t.incident_components.c.incident_id == open_id,
+                    t.incident_components.c.component_id == component_id,
+                )
+                .values(status=new)
+            )
+        elif open_id is not None and new == "operational":
+            conn.execute(
+                sa.update(t.incidents)
+                .where(t.incidents.c.id == open_id)
+                .values(status="resolved", resolved_at=at, updated_at=at)
+            )
+            conn.execute(
+                sa.update(t.incident_components)
+                .where(t.incident_components.c.incident_id == open_id)
+                .values(status=new)
+            )
+            body = f"{name} is operational again. This incident has been resolved."
+            self._incident_update(conn, open_id, "resolved", body, component_id, old, new, at)
+
+    @staticmethod
+    def _incident_update(conn, incident_id, status, body, component_id, old, new, at) -> None:
+        conn.execute(
+            sa.insert(t.incident_updates).values(
+                incident_id=incident_id,
+                status=status,
+                body=body,
+                created_at=at,
+                updated_at=at,
+                display_at=at,
+                affected_components=[{"code": component_id, "old_status": old, "new_status": new}],
+            )
+        )
+
+    def incidents(self) -> list[sa.Row]:
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(t.incidents).order_by(t.incidents.c.id)).all()
+
+    def incident_updates(self, incident_id: int) -> list[sa.Row]:
+        with self.engine.connect() as conn:
+            return conn.execute(
+                sa.select(t.incident_updates)
+                .where(t.incident_updates.c.incident_id == incident_id)
+                .order_by(t.incident_updates.c.id)
+            ).all()
+
+    # -- probe results and streaks ------------------------------------------------------
+    def record_probe_results(self, results: list[dict], states: list[dict]) -> None:
+        """Store a batch of raw results and the streaks they left, in one transaction."""
+        if not results and not states:
+            return
+        with self.engine.begin() as conn:
+            if results:
+                conn.execute(sa.insert(t.probe_results), results)
+            if states:
+                stmt = _insert(conn, t.probe_state)
+                keys = ("component_id", "probe", "region")
+                stmt = stmt.on_conflict_do_update(
+                    index_elements=list(keys),
+                    set_={c: stmt.excluded[c] for c in states[0] if c not in keys},
+                )
+                conn.execute(stmt, states)
+
+    def probe_states(self, component_ids: Iterable[str] | None = None) -> list[sa.Row]:
+        query = sa.select(t.probe_state)
+        if component_ids is not None:
+            query = query.where(t.probe_state.c.component_id.in_(list(component_ids)))
+        with self.engine.connect() as conn:
+            return conn.execute(query).all()
+
+    def probe_results(self, component_id: str) -> list[sa.Row]:
+        with self.engine.connect() as conn:
+            return conn.execute(
+                sa.select(t.probe_results)
+                .where(t.probe_results.c.component_id == component_id)
+                .order_by(t.probe_results.c.id)
+            ).all()
+
+    def active_maintenance_components(self, now: datetime) -> set[str]:
+        """Components covered by a maintenance window in progress at ``now``."""
+        m = t.maintenances.c
+        active = sa.and_(
+            m.cancelled_at.is_(None),
+            m.status != "completed",
+            sa.or_(
+                m.status.in_(["in_progress", "verifying"]),
+                sa.and_(m.auto_transition, m.scheduled_for <= now, m.scheduled_until > now),
+            ),
+        )
+        with self.engine.connect() as conn:
+            return set(
+                conn.execute(
+                    sa.select(t.maintenance_components.c.component_id)
+                    .join(
+                        t.maintenances,
+                        t.maintenances.c.id == t.maintenance_components.c.maintenance_id,
+                    )
+                    .where(active)
+                ).scalars()
+            )
+
+    # -- leases: which worker runs what ---------------------------------------------------
+    def claim_leases(
+        self, names: Iterable[str], holder: str, *, ttl: float, now: datetime | None = None
+    ) -> set[str]:
+        """Take or renew each lease that is free, expired or already ours; return those held."""
+        now = now or utcnow()
+        expires = now + timedelta(seconds=ttl)
+        names = list(names)
+        if not names:
+            return set()
+        with self.engine.begin() as conn:
+            conn.execute(
+                _insert(conn, t.leases).on_conflict_do_nothing(index_elements=["name"]),
+                [{"name": n, "holder": holder, "expires_at": expires} for n in names],
+            )
+            conn.execute(
+                sa.update(t.leases)
+                .where(
+                    t.leases.c.name.in_(names),
+                    sa.or_(t.leases.c.holder == holder, t.leases.c.expires_at < now),
+                )
+                .values(holder=holder, expires_at=expires)
+            )
+            return set(
+                conn.execute(
+                    sa.select(t.leases.c.name).where(
+                        t.leases.c.name.in_(names), t.leases.c.holder == holder
+                    )
+                ).scalars()
+            )
+
+    def release_leases(self, names: Iterable[str], holder: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                sa.delete(t.leases).where(
+                    t.leases.c.name.in_(list(names)), t.leases.c.holder == holder
+                )
+            )
+
+    def live_leases(self, prefix: str, now: datetime | None = None) -> dict[str, str]:
+        """Unexpired leases whose name starts with ``prefix``: name -> holder."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(t.leases.c.name, t.leases.c.holder).where(
+                    t.leases.c.name.startswith(prefix, autoescape=True),
+                    t.leases.c.expires_at >= (now or utcnow()),
+                )
+            ).all()
+        return dict(rows)
+
+    # -- heartbeats ---------------------------------------------------------------------
+    def heartbeat_tokens(self, checks: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
+        """The ping token of each (component, probe); new ones are made as needed."""
+        checks = list(checks)
+        with self.engine.begin() as conn:
+            if checks:
+                conn.execute(
+                    _insert(conn, t.heartbeats).on_conflict_do_nothing(
+                        index_elements=["component_id", "probe"]
+                    ),
+                    [
+                        {
+                            "component_id": c,
+                            "probe": p,
+                            "token": secrets.token_urlsafe(24),
+                            "created_at": utcnow(),
+                        }
+                        for c, p in checks
+                    ],
+                )
+            rows = conn.execute(
+                sa.select(t.heartbeats.c.component_id, t.heartbeats.c.probe, t.heartbeats.c.token)
+            ).all()
+        wanted = set(checks)
+        return {(c, p): token for c, p, token in rows if (c, p) in wanted}
+
+    def heartbeat(self, component_id: str, probe: str) -> sa.Row | None:
+        with self.engine.connect() as conn:
+            return conn.execute(
+                sa.select(t.heartbeats).where(
+                    t.heartbeats.c.component_id == component_id, t.heartbeats.c.probe == probe
+                )
+            ).first()
+
+    def ping(self, token: str, *, fail: bool = False, at: datetime | None = None) -> bool:
+        """Record a heartbeat ping (or a reported failure); False for an unknown token."""
+        column = "last_fail_at" if fail else "last_ping_at"
+        with self.engine.begin() as conn:
+            return bool(
+                conn.execute(
+                    sa.update(t.heartbeats)
+                    .where(t.heartbeats.c.token == token)
+                    .values({column: at or utcnow()})
+                ).rowcount
+            )
+
+    def component_changes(self, component_id: str) -> list[sa.Row]:
+        with self.engine.connect() as conn:
+            return conn.execute(
+                sa.select(t.component_changes)
+                .where(t.component_changes.c.component_id == component_id)
+                .order_by(t.component_changes.c.id)
+            ).all()
+
+    # -- audit ----------------------------------------------------------------------------
+    def audit(
+        self,
+        conn: Connection,
+        *,
+        actor: str,
+        action: str,
+        target_type: str,
+        target_id: str | None = None,
+        details: dict | None = None,
+        ip: str | None = None,
+    ) -> None:
+        """Record who changed what, in the same transaction as the change."""
+        conn.execute(
+            sa.insert(t.audit_log).values(
+                at=utcnow(),
+                actor=actor,
+                action=action,
+                target_type=target_type,
+                target_id=target_id,
+                details=details or {},
+                ip=ip,
+            )
+        )
