@@ -1,0 +1,136 @@
+"""Leitstand: create_app() for WSGI servers and the CLI; ``python app.py`` runs it all in one.
+
+gunicorn "app:create_app()"          web only (any number of processes)
+flask --app app probes run           probe worker      (see README)
+flask --app app notify run           notification worker
+python app.py                        all-in-one: web + workers, one process (make run)
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+
+import click
+from flask import Flask
+
+from status import cli, health, metrics, ping, views
+from status.config import ConfigError, ConfigHolder
+from status.runtime import Runtime, Supervisor, config_watcher, runtime
+from status.settings import SettingsError, from_environ, listen_address, require_secret_key
+from status.store import Store, make_engine
+
+log = logging.getLogger("leitstand")
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the app; touches no database, so it starts even while the database is away."""
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.from_mapping(from_environ(os.environ, app.instance_path))
+    app.config.update(
+        SESSION_COOKIE_SECURE=True,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        MAX_CONTENT_LENGTH=1024 * 1024,
+    )
+    if test_config:
+        app.config.update(test_config)
+    configure_logging(app.config["LOG_LEVEL"])
+    os.makedirs(app.instance_path, exist_ok=True)
+
+    # Under the `flask` command line a missing secret or a broken config is reported
+    # by the commands that need them, so `config check` and `db upgrade` still work.
+    in_cli = click.get_current_context(silent=True) is not None
+    if not app.testing and not in_cli:
+        require_secret_key(app.config)
+    try:
+        holder, error = ConfigHolder(app.config["STATUS_CONFIG"]), None
+    except ConfigError as exc:
+        if not in_cli:
+            raise
+        holder, error = None, exc
+
+    app.extensions["leitstand"] = Runtime(
+        store=Store(make_engine(app.config["DATABASE_URL"])),
+        config_holder=holder,
+        config_error=error,
+    )
+    views.init_app(app)
+    health.init_app(app)
+    metrics.init_app(app)
+    ping.init_app(app)
+    cli.init_app(app)
+    return app
+
+
+def configure_logging(level: str) -> None:
+    """One line per event on stderr."""
+    root = logging.getLogger()
+    if not any(getattr(h, "_leitstand", False) for h in root.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler._leitstand = True
+        root.addHandler(handler)
+    root.setLevel(level)
+
+
+class _Shutdown(SystemExit):
+    """Raised by the signal handlers: waitress's loop stops on SystemExit, not Exception."""
+
+
+def main() -> int:
+    """The all-in-one process: migrate, start the workers, serve until SIGTERM/Ctrl-C."""
+    from waitress import create_server
+
+    from probes.metrics import ProbeMetrics
+    from probes.scheduler import Scheduler
+    from status import migrate
+
+    try:
+        app = create_app()
+        host, port = listen_address()
+    except (SettingsError, ConfigError) as exc:
+        print(f"leitstand: {exc}", file=sys.stderr)
+        return 2
+    rt = runtime(app)
+    migrate.upgrade(rt.store.engine)
+
+    reload_requested = threading.Event()
+    rt.supervisor = supervisor = Supervisor()
+    supervisor.add("config", config_watcher(rt.config_holder, reload_requested))
+    holder = rt.config_holder
+    probe_metrics = ProbeMetrics(registry=rt.registry)
+    scheduler = Scheduler(rt.store, lambda: holder.current, metrics=probe_metrics)
+    supervisor.add("probes", scheduler.run)
+    supervisor.start()
+
+    server = create_server(app, host=host, port=port, threads=8, ident="leitstand")
+
+    received: list[str] = []
+
+    def shutdown(signum, _frame):
+        received.append(signal.Signals(signum).name)
+        raise _Shutdown()
+
+    signal.signal(signal.SIGTERM, shutdown)
+    signal.signal(signal.SIGINT, shutdown)
+    signal.signal(signal.SIGHUP, lambda *_: reload_requested.set())
+    log.info("serving on http://%s:%s/ (config %s)", host, port, rt.config_holder.path)
+    try:
+        server.run()  # returns (waitress catches SystemExit) or raises _Shutdown
+    except _Shutdown:
+        pass
+    finally:
+        log.info("%s: shutting down", received[0] if received else "server stopped")
+        server.close()
+        supervisor.stop()
+        rt.store.dispose()
+    log.info("stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,164 @@
+"""The `flask --app app ...` command groups for operations."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import Flask
+from flask.cli import AppGroup, with_appcontext
+
+from status import backup as backups
+from status import migrate
+from status.config import ConfigError, load_config
+from status.runtime import runtime
+
+
+@click.group("config", cls=AppGroup)
+def config_group() -> None:
+    """Check the config file."""
+
+
+@config_group.command("check")
+@click.argument("file", required=False)
+def config_check(file: str | None) -> None:
+    """Validate FILE (default: $STATUS_CONFIG or status.yaml); exit 1 if invalid."""
+    from flask import current_app
+
+    path = file or current_app.config["STATUS_CONFIG"]
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+    probes = sum(len(c.probes) for c in config.components)
+    click.echo(
+        f"{path}: ok: {len(config.groups)} groups, {len(config.components)} components, "
+        f"{probes} probes"
+    )
+
+
+@click.group("db", cls=AppGroup)
+def db_group() -> None:
+    """Database schema."""
+
+
+@db_group.command("upgrade")
+def db_upgrade() -> None:
+    """Migrate the database to the newest schema (safe to repeat)."""
+    rt = runtime()
+    migrate.upgrade(rt.store.engine)
+    click.echo(f"database at schema {rt.store.schema_revision()}")
+
+
+@db_group.command("current")
+def db_current() -> None:
+    """Print the database's schema revision and the newest one."""
+    click.echo(f"database: {runtime().store.schema_revision() or 'empty'}")
+    click.echo(f"newest:   {migrate.head_revision()}")
+
+
+@click.command("backup")
+@with_appcontext
+@click.argument("file", type=click.Path(dir_okay=False))
+def backup_command(file: str) -> None:
+    """Write a consistent snapshot of the database to FILE, while the app runs."""
+    try:
+        backups.backup(runtime().store, file)
+    except backups.BackupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"backup written to {file}")
+
+
+@click.command("restore")
+@with_appcontext
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def restore_command(file: str, yes: bool) -> None:
+    """Replace the database with the backup in FILE (checked first)."""
+    rt = runtime()
+    try:
+        backups.require_sqlite(rt.store)
+        revision = backups.verify(file)
+        if not yes:
+            click.confirm(
+                f"{file} is a good backup (schema {revision}). Replace the current data?",
+                abort=True,
+            )
+        backups.restore(rt.store, file)
+    except backups.BackupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"restored {file}; database at schema {rt.store.schema_revision()}")
+
+
+@click.group("probes", cls=AppGroup)
+def probes_group() -> None:
+    """The probe worker."""
+
+
+@probes_group.command("run")
+@click.option("--region", default="default", show_default=True, help="This worker's region.")
+@click.option(
+    "--metrics",
+    "metrics_address",
+    default="127.0.0.1:9115",
+    show_default=True,
+    help="Serve the probe metrics on HOST:PORT ('' for none).",
+)
+def probes_run(region: str, metrics_address: str) -> None:
+    """Run the checks of the config file until SIGTERM; reload the config on SIGHUP."""
+    import signal
+    import threading
+
+    from prometheus_client import start_http_server
+
+    from probes.metrics import ProbeMetrics
+    from probes.scheduler import Scheduler
+
+    rt = runtime()
+    holder = _config_holder(rt)
+    metrics = ProbeMetrics(region=region)
+    if metrics_address:
+        host, _, port = metrics_address.rpartition(":")
+        start_http_server(int(port), addr=host or "127.0.0.1", registry=metrics.registry)
+        click.echo(f"probe metrics on http://{host or '127.0.0.1'}:{port}/metrics", err=True)
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    signal.signal(signal.SIGINT, lambda *_: stopping.set())
+    signal.signal(signal.SIGHUP, lambda *_: threading.Thread(target=holder.reload).start())
+    Scheduler(rt.store, lambda: holder.current, region=region, metrics=metrics).run(stopping)
+
+
+@click.group("heartbeats", cls=AppGroup)
+def heartbeats_group() -> None:
+    """Heartbeat checks (pushed by cron jobs and batch work)."""
+
+
+@heartbeats_group.command("list")
+def heartbeats_list() -> None:
+    """Print each heartbeat check with the URL it must call."""
+    rt = runtime()
+    config = _config_holder(rt).current
+    checks = [(c.id, p.key) for c in config.components for p in c.probes if p.type == "heartbeat"]
+    tokens = rt.store.heartbeat_tokens(checks)
+    for component, probe in checks:
+        token = tokens[(component, probe)]
+        click.echo(f"{component}/{probe}\t{config.site.url}/ping/{token}")
+
+
+def _config_holder(rt):
+    if rt.config_holder is None:
+        raise click.ClickException(str(rt.config_error))
+    return rt.config_holder
+
+
+def init_app(app: Flask) -> None:
+    for command in (
+        config_group,
+        db_group,
+        backup_command,
+        restore_command,
+        probes_group,
+        heartbeats_group,
+    ):
+        app.cli.add_command(command)

@@ -1,0 +1,53 @@
+"""/healthz: the app's own health, for load balancers and the supervisor's reports."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, jsonify
+
+from status.migrate import head_revision
+from status.runtime import runtime
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/healthz")
+def healthz():
+    rt = runtime()
+    body: dict = {"database": _database(rt.store)}
+    healthy = body["database"] == "ok"
+
+    if rt.config_holder is None:
+        body["config"] = f"error: {rt.config_error}"
+        healthy = False
+    elif rt.config_holder.last_error:
+        # Still serving with the last good config: worth a look, not worth pulling us
+        # out of a load balancer over a typo.
+        body["config"] = f"stale: reload refused: {rt.config_holder.last_error}"
+    else:
+        body["config"] = "ok"
+
+    if rt.supervisor is not None:
+        body["workers"] = rt.supervisor.health()
+        healthy &= all(w["state"] == "running" for w in body["workers"].values())
+
+    body["status"] = "ok" if healthy else "error"
+    response = jsonify(body)
+    response.status_code = 200 if healthy else 503
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _database(store) -> str:
+    try:
+        revision = store.schema_revision()
+    except Exception as exc:  # any driver error means the same to a load balancer
+        return f"unreachable: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+    if revision is None:
+        return "not migrated: run `flask --app app db upgrade`"
+    if revision != head_revision():
+        return f"schema at {revision}, expected {head_revision()}: run `flask --app app db upgrade`"
+    return "ok"
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)

@@ -1,0 +1,80 @@
+"""The web /metrics: status read from the database at scrape time (DESIGN §5).
+
+A custom collector, so any number of gunicorn workers report the same numbers without
+multiprocess mode. In the all-in-one process the probe metrics join the same registry.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Flask, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+
+from status.models import ComponentStatus, SubscriberState
+from status.runtime import runtime
+
+log = logging.getLogger(__name__)
+bp = Blueprint("metrics", __name__)
+
+
+class StatusCollector:
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+
+    def describe(self):
+        return []  # nothing at registration time: collect() reads the database
+
+    def collect(self):
+        rt = runtime(self.app)
+        up = GaugeMetricFamily(
+            "leitstand_database_up", "Whether the last scrape could read the database"
+        )
+        try:
+            counts = rt.store.status_counts()
+            states = rt.store.component_states()
+        except Exception as exc:
+            log.warning("metrics: database unreadable: %s", str(exc).splitlines()[0])
+            up.add_metric([], 0)
+            yield up
+            return
+        up.add_metric([], 1)
+        yield up
+
+        status = GaugeMetricFamily(
+            "leitstand_component_status",
+            "Current status of each component (one-hot)",
+            labels=["component", "status"],
+        )
+        for component in rt.config.components:
+            state = states.get(component.id)
+            current = state.status if state else ComponentStatus.UNKNOWN
+            for value in ComponentStatus:
+                status.add_metric([component.id, value.value], 1 if value == current else 0)
+        yield status
+        yield GaugeMetricFamily(
+            "leitstand_incidents_open", "Incidents not yet resolved", value=counts.incidents_open
+        )
+        yield GaugeMetricFamily(
+            "leitstand_outbox_pending",
+            "Notifications waiting to be delivered",
+            value=counts.outbox_pending,
+        )
+        subscribers = GaugeMetricFamily(
+            "leitstand_subscribers", "Subscribers by state", labels=["state"]
+        )
+        for state in SubscriberState:
+            subscribers.add_metric([state.value], counts.subscribers.get(state.value, 0))
+        yield subscribers
+
+
+@bp.get("/metrics")
+def metrics():
+    return Response(generate_latest(runtime().registry), content_type=CONTENT_TYPE_LATEST)
+
+
+def init_app(app: Flask) -> None:
+    registry = runtime(app).registry = CollectorRegistry()
+    registry.register(StatusCollector(app))
+    app.register_blueprint(bp)
