@@ -1,0 +1,171 @@
+"""The all-in-one process as a user starts it: `python app.py`."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from app import create_app
+from status.settings import SettingsError
+from tests.conftest import MINIMAL_CONFIG, ROOT, SECRET
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def environment(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "SECRET_KEY_FILE")}
+    env.update(
+        DATABASE_URL=f"sqlite:///{tmp_path / 'leitstand.db'}",
+        STATUS_CONFIG=str(tmp_path / "status.yaml"),
+        PORT=str(free_port()),
+        LOG_LEVEL="INFO",
+    )
+    env.update(extra)
+    (tmp_path / "status.yaml").write_text(MINIMAL_CONFIG)
+    return env
+
+
+def get_json(url: str) -> tuple[int, dict]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.load(exc)
+
+
+def start(env: dict[str, str]) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "app.py"],
+        cwd=ROOT,
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+def wait_healthy(proc: subprocess.Popen, port: str, timeout: float = 20) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"app.py exited early: {proc.stderr.read()}")
+        try:
+            status, body = get_json(f"http://127.0.0.1:{port}/healthz")
+            if status == 200:
+                return body
+        except OSError:
+            pass
+        time.sleep(0.1)
+    proc.kill()
+    pytest.fail(f"app.py did not become healthy: {proc.communicate()[1]}")
+
+
+def test_it_refuses_to_start_without_a_secret_key(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "app.py"],
+        cwd=ROOT,
+        env=environment(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith("leitstand: SECRET_KEY is not set")
+    assert not (tmp_path / "leitstand.db").exists()
+
+
+def test_create_app_refuses_without_a_secret_key_outside_tests(config_file, monkeypatch):
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    monkeypatch.delenv("SECRET_KEY_FILE", raising=False)
+    with pytest.raises(SettingsError, match="SECRET_KEY is not set"):
+        create_app({"STATUS_CONFIG": str(config_file)})
+    with pytest.raises(SettingsError, match="too short"):
+        create_app({"STATUS_CONFIG": str(config_file), "SECRET_KEY": "dev"})
+
+
+def test_it_refuses_to_start_with_an_invalid_config_naming_the_yaml_path(tmp_path):
+    env = environment(tmp_path, SECRET_KEY=SECRET)
+    Path(env["STATUS_CONFIG"]).write_text(MINIMAL_CONFIG + "    failure_threshold: 0\n")
+    result = subprocess.run(
+        [sys.executable, "app.py"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith(
+        f"leitstand: {env['STATUS_CONFIG']}: components[1].failure_threshold: "
+    )
+
+
+def test_it_serves_reloads_and_stops_cleanly(tmp_path):
+    secret_file = tmp_path / "secret"
+    secret_file.write_text(SECRET + "\n")
+    env = environment(tmp_path, SECRET_KEY_FILE=str(secret_file))
+    proc = start(env)
+    try:
+        body = wait_healthy(proc, env["PORT"])
+        assert body["database"] == "ok"
+        assert body["workers"]["config"]["state"] == "running"
+        with urllib.request.urlopen(f"http://127.0.0.1:{env['PORT']}/", timeout=5) as page:
+            html = page.read().decode()
+        assert "Test Cloud Status" in html and "SIP Gateway" in html
+        assert page.headers["Server"] == "leitstand"  # waitress, not Flask's dev server
+
+        # A broken edit is refused and the last good config keeps serving.
+        config = Path(env["STATUS_CONFIG"])
+        config.write_text(MINIMAL_CONFIG.replace("Test Cloud", "Broken") + "  - {id: x}\n")
+        proc.send_signal(signal.SIGHUP)
+        body = wait_for(
+            lambda: get_json(f"http://127.0.0.1:{env['PORT']}/healthz")[1],
+            lambda b: b["config"].startswith("stale"),
+        )
+        assert "components[2].name: required" in body["config"]
+
+        # A good edit is picked up from the file alone, no signal needed.
+        config.write_text(MINIMAL_CONFIG.replace("Test Cloud", "Renamed Cloud"))
+        wait_for(
+            lambda: get_json(f"http://127.0.0.1:{env['PORT']}/healthz")[1],
+            lambda b: b["config"] == "ok",
+        )
+        with urllib.request.urlopen(f"http://127.0.0.1:{env['PORT']}/", timeout=5) as page:
+            assert "Renamed Cloud Status" in page.read().decode()
+
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, stderr
+    assert "SIGTERM: shutting down" in stderr
+    assert stderr.rstrip().endswith("leitstand: stopped")
+    # One line per event: time, level, logger, message.
+    line = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (INFO|WARNING|ERROR) [\w.]+: ")
+    assert [text for text in stderr.splitlines() if not line.match(text)] == []
+
+
+def wait_for(fetch, done, timeout: float = 10):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = fetch()
+        if done(value):
+            return value
+        time.sleep(0.1)
+    pytest.fail(f"condition not reached; last value {value!r}")
