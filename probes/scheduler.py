@@ -31,6 +31,7 @@ from datetime import datetime
 from probes import base, dns, heartbeat, http, tcp, tls
 from probes.metrics import ProbeMetrics
 from probes.state import RegionVerdict, Streak, check_verdict, component_status
+from status import rollup
 from status.config import Component, Config
 from status.store import Store, utcnow
 
@@ -101,7 +102,7 @@ class Ownership:
 
     def release(self) -> None:
         names = [self._shard_lease(s) for s in range(SHARDS)]
-        names.append(f"probes:{self.region}:member:{self.worker_id}")
+        names += [f"probes:{self.region}:member:{self.worker_id}", "housekeeping"]
         self.store.release_leases(names, self.worker_id)
         self.shards = set()
 
@@ -233,6 +234,7 @@ class Scheduler:
         flush_seconds: float = 0.5,
         sweep_seconds: float = 10.0,
         drain_seconds: float = 10.0,
+        housekeeping_seconds: float = 900.0,
     ) -> None:
         self.store = store
         self.config = config
@@ -245,6 +247,7 @@ class Scheduler:
         self.flush_seconds = flush_seconds
         self.sweep_seconds = sweep_seconds
         self.drain_seconds = drain_seconds
+        self.housekeeping_seconds = housekeeping_seconds
         self.results: queue.SimpleQueue = queue.SimpleQueue()
         self.running: dict[tuple[str, str], Future] = {}
         self._lock = threading.Lock()
@@ -257,6 +260,9 @@ class Scheduler:
             target=self._record_loop, args=(stopping,), name="probe-recorder", daemon=True
         )
         recorder.start()
+        threading.Thread(
+            target=self._housekeeping_loop, args=(stopping,), name="housekeeping", daemon=True
+        ).start()
         heap: list[tuple[float, int, tuple[str, str]]] = []
         checks: dict[tuple[str, str], Check] = {}
         next_lease = 0.0
@@ -356,6 +362,20 @@ class Scheduler:
                     self.recorder.update_components(None, utcnow())
                 except Exception:
                     log.exception("could not update component status")
+
+    def _housekeeping_loop(self, stopping: threading.Event) -> None:
+        """Rollups and retention, by one worker at a time across all regions (a lease)."""
+        lease = "housekeeping"
+        while not stopping.wait(random.uniform(0, min(5.0, self.housekeeping_seconds))):
+            try:
+                ttl = self.housekeeping_seconds * 2
+                if lease in self.store.claim_leases([lease], self.worker_id, ttl=ttl):
+                    report = rollup.run(self.store, self.config(), utcnow())
+                    log.info("rolled up %d day(s), pruned %d", len(report.days), report.pruned)
+            except Exception:
+                log.exception("housekeeping failed; trying again later")
+            if stopping.wait(self.housekeeping_seconds):
+                return
 
     def _flush(self) -> None:
         batch = []

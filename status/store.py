@@ -7,7 +7,7 @@ import secrets
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -446,6 +446,99 @@ class Store:
                 .where(t.component_changes.c.component_id == component_id)
                 .order_by(t.component_changes.c.id)
             ).all()
+
+    # -- rollups and retention -----------------------------------------------------------
+    def meta_value(self, key: str) -> str | None:
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(t.meta.c.value).where(t.meta.c.key == key)).scalar()
+
+    def set_meta_value(self, key: str, value: str) -> None:
+        with self.engine.begin() as conn:
+            stmt = _insert(conn, t.meta)
+            conn.execute(
+                stmt.values(key=key, value=value).on_conflict_do_update(
+                    index_elements=["key"], set_={"value": value}
+                )
+            )
+
+    def oldest_monitoring_data(self) -> datetime | None:
+        """When the earliest raw result or state change still stored happened."""
+        with self.engine.connect() as conn:
+            firsts = [
+                conn.execute(sa.select(sa.func.min(t.probe_results.c.started_at))).scalar(),
+                conn.execute(sa.select(sa.func.min(t.component_changes.c.at))).scalar(),
+            ]
+        firsts = [f for f in firsts if f is not None]
+        return min(firsts) if firsts else None
+
+    def status_timeline(
+        self, component_id: str, start: datetime, end: datetime
+    ) -> tuple[str | None, list[tuple[datetime, str]]]:
+        """The status at ``start`` (None before the first change) and the changes until ``end``."""
+        c = t.component_changes.c
+        with self.engine.connect() as conn:
+            before = conn.execute(
+                sa.select(c.new_status)
+                .where(c.component_id == component_id, c.at <= start)
+                .order_by(c.at.desc(), c.id.desc())
+                .limit(1)
+            ).scalar()
+            changes = conn.execute(
+                sa.select(c.at, c.new_status)
+                .where(c.component_id == component_id, c.at > start, c.at < end)
+                .order_by(c.at, c.id)
+            ).all()
+        return before, [(row.at, row.new_status) for row in changes]
+
+    def check_outcomes(
+        self, component_id: str, start: datetime, end: datetime
+    ) -> tuple[int, int, list[float]]:
+        """Checks, failures and the latencies of successful checks in [start, end)."""
+        r = t.probe_results.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(r.ok, r.latency_seconds).where(
+                    r.component_id == component_id, r.started_at >= start, r.started_at < end
+                )
+            ).all()
+        latencies = [lat for ok, lat in rows if ok and lat is not None]
+        return len(rows), sum(1 for ok, _ in rows if not ok), latencies
+
+    def save_rollups(self, rows: list[dict]) -> None:
+        """Insert or replace daily rollups (one per component and day)."""
+        if not rows:
+            return
+        with self.engine.begin() as conn:
+            stmt = _insert(conn, t.daily_rollups)
+            keys = ("component_id", "day")
+            conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=list(keys),
+                    set_={c: stmt.excluded[c] for c in rows[0] if c not in keys},
+                ),
+                rows,
+            )
+            self.bump_data_version(conn)
+
+    def daily_rollups(
+        self, since: date, component_ids: Iterable[str] | None = None
+    ) -> list[sa.Row]:
+        query = sa.select(t.daily_rollups).where(t.daily_rollups.c.day >= since)
+        if component_ids is not None:
+            query = query.where(t.daily_rollups.c.component_id.in_(list(component_ids)))
+        with self.engine.connect() as conn:
+            return conn.execute(
+                query.order_by(t.daily_rollups.c.component_id, t.daily_rollups.c.day)
+            ).all()
+
+    def prune_probe_results(self, before: datetime, *, batch: int = 5000) -> int:
+        """Delete up to ``batch`` raw results older than ``before``; returns how many went."""
+        r = t.probe_results.c
+        oldest = sa.select(r.id).where(r.started_at < before).order_by(r.started_at).limit(batch)
+        with self.engine.begin() as conn:
+            return conn.execute(
+                sa.delete(t.probe_results).where(r.id.in_(oldest.scalar_subquery()))
+            ).rowcount
 
     # -- audit ----------------------------------------------------------------------------
     def audit(
