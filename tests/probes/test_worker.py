@@ -1,0 +1,116 @@
+"""The probe worker as deployed: `flask --app app probes run`, and probes in all-in-one mode."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from status.store import Store, make_engine
+from tests.conftest import ROOT, SECRET
+from tests.test_process import environment, free_port, start, wait_for, wait_healthy
+
+
+class Healthy(BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Length", "3")
+        self.end_headers()
+        self.wfile.write(b"ok\n")
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def target():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Healthy)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+
+
+def probe_config(target: str) -> str:
+    return (
+        "site: {title: Probe Test, url: 'https://status.test'}\n"
+        "components:\n"
+        "  - id: web\n"
+        "    name: Web\n"
+        "    success_threshold: 1\n"
+        f"    probes: [{{type: http, url: '{target}', interval: 1s, timeout: 500ms}}]\n"
+    )
+
+
+def scrape(url: str) -> str:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.read().decode()
+    except OSError:
+        return ""
+
+
+def test_the_worker_probes_serves_metrics_and_stops_on_sigterm(tmp_path, target):
+    env = environment(tmp_path, SECRET_KEY=SECRET)
+    Path(env["STATUS_CONFIG"]).write_text(probe_config(target))
+    flask = [sys.executable, "-m", "flask", "--app", "app"]
+    subprocess.run([*flask, "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
+    metrics_port = free_port()
+    proc = subprocess.Popen(
+        [*flask, "probes", "run", "--region", "fra", "--metrics", f"127.0.0.1:{metrics_port}"],
+        cwd=ROOT,
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        metrics = wait_for(
+            lambda: scrape(f"http://127.0.0.1:{metrics_port}/metrics"),
+            lambda text: 'probe_success{component="web",probe="http",region="fra"} 1.0' in text,
+            timeout=20,
+        )
+        assert 'probe_http_status_code{component="web",probe="http",region="fra"} 200.0' in metrics
+        assert "leitstand_probe_lag_seconds_bucket" in metrics
+        store = Store(make_engine(env["DATABASE_URL"]))
+        wait_for(lambda: store.component_states().get("web"), lambda s: s is not None)
+        assert store.component_states()["web"].status == "operational"
+        assert {r.region for r in store.probe_results("web")} == {"fra"}
+        store.dispose()
+
+        proc.send_signal(signal.SIGTERM)
+        started = time.monotonic()
+        _, stderr = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, stderr
+    assert time.monotonic() - started < 5
+
+
+def test_all_in_one_shows_probe_metrics_on_the_web_endpoint(tmp_path, target):
+    env = environment(tmp_path, SECRET_KEY=SECRET)
+    Path(env["STATUS_CONFIG"]).write_text(probe_config(target))
+    proc = start(env)
+    try:
+        wait_healthy(proc, env["PORT"])
+        metrics = wait_for(
+            lambda: scrape(f"http://127.0.0.1:{env['PORT']}/metrics"),
+            lambda text: (
+                'leitstand_component_status{component="web",status="operational"} 1.0' in text
+            ),
+            timeout=20,
+        )
+        assert 'probe_success{component="web",probe="http",region="default"} 1.0' in metrics
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0
