@@ -187,14 +187,15 @@ class Recorder:
         ]
         if not components:
             return
-        rows = self.store.probe_states([c.id for c in components])
+        by_check: dict[tuple[str, str], list] = {}
+        for row in self.store.probe_states([c.id for c in components]):
+            by_check.setdefault((row.component_id, row.probe), []).append(row)
         maintenance = self.store.active_maintenance_components(now)
+        current = {cid: state.status for cid, state in self.store.component_states().items()}
         for component in components:
             verdicts, reasons = [], []
             for spec in component.probes:
-                regions = [
-                    r for r in rows if r.component_id == component.id and r.probe == spec.key
-                ]
+                regions = by_check.get((component.id, spec.key), [])
                 verdict = check_verdict(
                     [RegionVerdict(r.region, r.verdict, r.last_result_at) for r in regions],
                     quorum=component.quorum,
@@ -208,6 +209,8 @@ class Recorder:
                 elif errors:
                     reasons.append(f"{spec.key}: {'; '.join(errors)}")
             status = component_status(verdicts, in_maintenance=component.id in maintenance)
+            if current.get(component.id) == status:
+                continue  # the common case: nothing changed, no write
             self.store.set_component_status(
                 component.id,
                 status,
