@@ -13,6 +13,7 @@ from flask import Flask, current_app
 from prometheus_client import CollectorRegistry
 
 from status.config import ConfigError, ConfigHolder
+from status.snapshot import Snapshot, SnapshotCache
 from status.store import Store, utcnow
 
 log = logging.getLogger(__name__)
@@ -120,6 +121,13 @@ class Runtime:
     supervisor: Supervisor | None = None
     registry: CollectorRegistry | None = None  # the web /metrics
     started_at: datetime = field(default_factory=utcnow)
+    snapshots: SnapshotCache | None = None  # made on first use
+
+    def snapshot(self) -> Snapshot:
+        """The public data; the database is asked at most once a second."""
+        if self.snapshots is None:
+            self.snapshots = SnapshotCache(self.store, lambda: self.config)
+        return self.snapshots.get()
 
     @property
     def config(self):

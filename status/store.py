@@ -288,6 +288,260 @@ class Store:
                 .order_by(t.incident_updates.c.id)
             ).all()
 
+    # -- incidents and maintenance: writes ------------------------------------------------
+    def create_incident(
+        self,
+        *,
+        name: str,
+        status: str,
+        impact: str,
+        body: str,
+        components: dict[str, str] | None = None,
+        at: datetime | None = None,
+        deliver_notifications: bool = True,
+    ) -> int:
+        """Open an incident with its first update; ``components``: id -> status it causes."""
+        at = at or utcnow()
+        components = components or {}
+        with self.engine.begin() as conn:
+            incident_id = conn.execute(
+                sa.insert(t.incidents).values(
+                    name=name,
+                    status=status,
+                    impact=impact,
+                    created_at=at,
+                    updated_at=at,
+                    started_at=at,
+                    monitoring_at=at if status == "monitoring" else None,
+                    resolved_at=at if status in ("resolved", "postmortem") else None,
+                )
+            ).inserted_primary_key[0]
+            if components:
+                conn.execute(
+                    sa.insert(t.incident_components),
+                    [
+                        {"incident_id": incident_id, "component_id": c, "status": s}
+                        for c, s in components.items()
+                    ],
+                )
+            self._add_incident_update(
+                conn, incident_id, status, body, components, at, deliver_notifications
+            )
+            self.bump_data_version(conn)
+        return incident_id
+
+    def add_incident_update(
+        self,
+        incident_id: int,
+        *,
+        status: str,
+        body: str,
+        components: dict[str, str] | None = None,
+        at: datetime | None = None,
+        deliver_notifications: bool = True,
+    ) -> None:
+        """Post an update; the incident takes its status (and the components theirs)."""
+        at = at or utcnow()
+        components = components or {}
+        i = t.incidents.c
+        with self.engine.begin() as conn:
+            values: dict = {"status": status, "updated_at": at}
+            if status == "monitoring":
+                values["monitoring_at"] = sa.func.coalesce(i.monitoring_at, at)
+            if status in ("resolved", "postmortem"):
+                values["resolved_at"] = sa.func.coalesce(i.resolved_at, at)
+            conn.execute(sa.update(t.incidents).where(i.id == incident_id).values(**values))
+            for component_id, component_status in components.items():
+                stmt = _insert(conn, t.incident_components).values(
+                    incident_id=incident_id, component_id=component_id, status=component_status
+                )
+                conn.execute(
+                    stmt.on_conflict_do_update(
+                        index_elements=["incident_id", "component_id"],
+                        set_={"status": component_status},
+                    )
+                )
+            self._add_incident_update(
+                conn, incident_id, status, body, components, at, deliver_notifications
+            )
+            self.bump_data_version(conn)
+
+    def _add_incident_update(
+        self, conn, incident_id, status, body, components, at, deliver_notifications
+    ) -> None:
+        before = dict(
+            conn.execute(
+                sa.select(t.component_state.c.component_id, t.component_state.c.status).where(
+                    t.component_state.c.component_id.in_(list(components))
+                )
+            ).all()
+        )
+        conn.execute(
+            sa.insert(t.incident_updates).values(
+                incident_id=incident_id,
+                status=status,
+                body=body,
+                created_at=at,
+                updated_at=at,
+                display_at=at,
+                deliver_notifications=deliver_notifications,
+                affected_components=[
+                    {"code": c, "old_status": before.get(c, "operational"), "new_status": s}
+                    for c, s in components.items()
+                ],
+            )
+        )
+
+    def create_maintenance(
+        self,
+        *,
+        name: str,
+        body: str,
+        scheduled_for: datetime,
+        scheduled_until: datetime,
+        components: Iterable[str] = (),
+        status: str = "scheduled",
+        auto_transition: bool = True,
+        at: datetime | None = None,
+    ) -> int:
+        at = at or utcnow()
+        with self.engine.begin() as conn:
+            maintenance_id = conn.execute(
+                sa.insert(t.maintenances).values(
+                    name=name,
+                    status=status,
+                    created_at=at,
+                    updated_at=at,
+                    scheduled_for=scheduled_for,
+                    scheduled_until=scheduled_until,
+                    auto_transition=auto_transition,
+                    started_at=at if status == "in_progress" else None,
+                )
+            ).inserted_primary_key[0]
+            components = list(components)
+            if components:
+                conn.execute(
+                    sa.insert(t.maintenance_components),
+                    [{"maintenance_id": maintenance_id, "component_id": c} for c in components],
+                )
+            conn.execute(
+                sa.insert(t.maintenance_updates).values(
+                    maintenance_id=maintenance_id,
+                    status=status,
+                    body=body,
+                    created_at=at,
+                    updated_at=at,
+                    display_at=at,
+                )
+            )
+            self.bump_data_version(conn)
+        return maintenance_id
+
+    def add_maintenance_update(
+        self,
+        maintenance_id: int,
+        *,
+        status: str,
+        body: str,
+        at: datetime | None = None,
+        cancelled: bool = False,
+    ) -> None:
+        """Post an update; the window takes its status. Bumps the calendar SEQUENCE."""
+        at = at or utcnow()
+        m = t.maintenances.c
+        values: dict = {"status": status, "updated_at": at, "sequence": m.sequence + 1}
+        if status == "in_progress":
+            values["started_at"] = sa.func.coalesce(m.started_at, at)
+        if status == "completed":
+            values["completed_at"] = sa.func.coalesce(m.completed_at, at)
+        if cancelled:
+            values["cancelled_at"] = at
+        with self.engine.begin() as conn:
+            conn.execute(sa.update(t.maintenances).where(m.id == maintenance_id).values(**values))
+            conn.execute(
+                sa.insert(t.maintenance_updates).values(
+                    maintenance_id=maintenance_id,
+                    status=status,
+                    body=body,
+                    created_at=at,
+                    updated_at=at,
+                    display_at=at,
+                )
+            )
+            self.bump_data_version(conn)
+
+    # -- what the public pages show (read into one snapshot) -----------------------------
+    def public_incidents(self) -> list[tuple[sa.Row, list[sa.Row], list[sa.Row]]]:
+        """Every incident, newest first, with its updates (newest first) and components."""
+        with self.engine.connect() as conn:
+            incidents = conn.execute(
+                sa.select(t.incidents).order_by(t.incidents.c.created_at.desc(), t.incidents.c.id)
+            ).all()
+            updates = conn.execute(
+                sa.select(t.incident_updates).order_by(
+                    t.incident_updates.c.display_at.desc(), t.incident_updates.c.id.desc()
+                )
+            ).all()
+            components = conn.execute(sa.select(t.incident_components)).all()
+        return _with_children(incidents, updates, components, "incident_id")
+
+    def public_maintenances(self) -> list[tuple[sa.Row, list[sa.Row], list[sa.Row]]]:
+        """Every maintenance window, newest first, with its updates and components."""
+        with self.engine.connect() as conn:
+            maintenances = conn.execute(
+                sa.select(t.maintenances).order_by(
+                    t.maintenances.c.scheduled_for.desc(), t.maintenances.c.id
+                )
+            ).all()
+            updates = conn.execute(
+                sa.select(t.maintenance_updates).order_by(
+                    t.maintenance_updates.c.display_at.desc(), t.maintenance_updates.c.id.desc()
+                )
+            ).all()
+            components = conn.execute(sa.select(t.maintenance_components)).all()
+        return _with_children(maintenances, updates, components, "maintenance_id")
+
+    def component_first_seen(self) -> dict[str, datetime]:
+        """When each component's status was first recorded."""
+        c = t.component_changes.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(c.component_id, sa.func.min(c.at)).group_by(c.component_id)
+            ).all()
+        return {component_id: at for component_id, at in rows}
+
+    def current_latencies(self) -> dict[str, float]:
+        """Each component's latest response time: the mean over its probes and regions."""
+        p = t.probe_state.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(p.component_id, sa.func.avg(p.last_latency_seconds))
+                .where(p.last_ok, p.last_latency_seconds.is_not(None))
+                .group_by(p.component_id)
+            ).all()
+        return {component_id: float(value) for component_id, value in rows}
+
+    def hourly_latency(self, since: datetime) -> dict[str, list[tuple[str, float]]]:
+        """Mean latency of successful checks per component and hour ('YYYY-MM-DDTHH', UTC)."""
+        r = t.probe_results.c
+        if self.dialect == "postgresql":
+            hour = sa.func.to_char(
+                sa.func.timezone("UTC", r.started_at), sa.literal('YYYY-MM-DD"T"HH24')
+            )
+        else:
+            hour = sa.func.strftime("%Y-%m-%dT%H", r.started_at)
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(r.component_id, hour.label("hour"), sa.func.avg(r.latency_seconds))
+                .where(r.started_at >= since, r.ok, r.latency_seconds.is_not(None))
+                .group_by(r.component_id, "hour")
+                .order_by(r.component_id, "hour")
+            ).all()
+        series: dict[str, list[tuple[str, float]]] = {}
+        for component_id, bucket, value in rows:
+            series.setdefault(component_id, []).append((bucket, float(value)))
+        return series
+
     # -- probe results and streaks ------------------------------------------------------
     def record_probe_results(self, results: list[dict], states: list[dict]) -> None:
         """Store a batch of raw results and the streaks they left, in one transaction."""
@@ -564,3 +818,16 @@ class Store:
                 ip=ip,
             )
         )
+
+
+def _with_children(parents, updates, components, key: str):
+    by_parent_updates: dict[int, list] = {}
+    for row in updates:
+        by_parent_updates.setdefault(getattr(row, key), []).append(row)
+    by_parent_components: dict[int, list] = {}
+    for row in components:
+        by_parent_components.setdefault(getattr(row, key), []).append(row)
+    return [
+        (row, by_parent_updates.get(row.id, []), by_parent_components.get(row.id, []))
+        for row in parents
+    ]
