@@ -123,6 +123,8 @@ class ComponentView:
     latency_seconds: float | None  # the latest response time
     days: tuple[Day, ...]  # HISTORY_DAYS days, oldest first, today last
     latency_24h: tuple[tuple[datetime, float], ...]  # hourly means, oldest first
+    # What the Statuspage API says: it has no "no data", so the last status we knew.
+    known_status: str = "operational"
 
     @property
     def id(self) -> str:
@@ -278,6 +280,7 @@ def build(store: Store, config: Config, now: datetime | None = None) -> Snapshot
     states = store.component_states()
     first_seen = store.component_first_seen()
     latencies = store.current_latencies()
+    last_known = store.last_known_statuses()
     hourly = store.hourly_latency(now - timedelta(hours=24))
     rollups: dict[str, dict[date, Any]] = {}
     for row in store.daily_rollups(first_day):
@@ -332,6 +335,9 @@ def build(store: Store, config: Config, now: datetime | None = None) -> Snapshot
             latency_24h=tuple(
                 (datetime.fromisoformat(hour + ":00+00:00"), value)
                 for hour, value in hourly.get(component.id, [])
+            ),
+            known_status=(
+                last_known.get(component.id, "operational") if status == "unknown" else status
             ),
         )
     return Snapshot(

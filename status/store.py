@@ -510,6 +510,22 @@ class Store:
             ).all()
         return {component_id: at for component_id, at in rows}
 
+    def last_known_statuses(self) -> dict[str, str]:
+        """For components whose latest change was to ``unknown``: the status before it."""
+        c = t.component_changes.c
+        latest = (
+            sa.select(c.component_id, sa.func.max(c.id).label("id"))
+            .group_by(c.component_id)
+            .subquery()
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(c.component_id, c.old_status)
+                .join(latest, latest.c.id == c.id)
+                .where(c.new_status == "unknown", c.old_status.is_not(None))
+            ).all()
+        return dict(rows)
+
     def current_latencies(self) -> dict[str, float]:
         """Each component's latest response time: the mean over its probes and regions."""
         p = t.probe_state.c

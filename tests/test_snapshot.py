@@ -116,6 +116,18 @@ def test_it_holds_components_incidents_maintenance_and_history(db, config):
     assert snap.indicator(now) == Indicator.CRITICAL
 
 
+def test_the_statuspage_status_of_a_silent_component_is_the_last_one_known(db, config):
+    db.set_component_status("website", "degraded_performance", reason="slow", source="probe")
+    db.set_component_status("website", "unknown", reason="no data", source="probe")
+    db.set_component_status("sip-gateway", "unknown", reason="no data", source="probe")
+    views = snapshot.build(db, config).components
+    assert (views["website"].status, views["website"].known_status) == (
+        "unknown",
+        "degraded_performance",
+    )
+    assert views["sip-gateway"].known_status == "operational"  # never knew anything
+
+
 def test_it_averages_the_last_24_hours_of_latency_per_hour(db, config):
     now = datetime.now(UTC).replace(minute=30, second=0, microsecond=0)
     hour = now.replace(minute=0)
