@@ -146,6 +146,35 @@ def heartbeats_list() -> None:
         click.echo(f"{component}/{probe}\t{config.site.url}/ping/{token}")
 
 
+@click.command("export")
+@with_appcontext
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.option("--watch", is_flag=True, help="Keep rewriting the files as the data changes.")
+def export_command(directory: str, watch: bool) -> None:
+    """Write the public site (page, JSON, feeds, calendar) as static files to DIRECTORY."""
+    import signal
+    import threading
+
+    from flask import current_app
+
+    from status import export
+
+    app = current_app._get_current_object()
+    _config_holder(runtime())
+    if not watch:
+        report = export.export(app, directory)
+        click.echo(
+            f"{directory}: {len(report.written)} files written, {report.unchanged} unchanged, "
+            f"{len(report.removed)} removed"
+        )
+        return
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    signal.signal(signal.SIGINT, lambda *_: stopping.set())
+    click.echo(f"mirroring the public site to {directory} (Ctrl-C stops)", err=True)
+    export.watch(app, directory, stopping)
+
+
 def _config_holder(rt):
     if rt.config_holder is None:
         raise click.ClickException(str(rt.config_error))
@@ -160,5 +189,6 @@ def init_app(app: Flask) -> None:
         restore_command,
         probes_group,
         heartbeats_group,
+        export_command,
     ):
         app.cli.add_command(command)
