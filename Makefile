@@ -10,7 +10,7 @@ export STATUS_CONFIG
 run: setup
 	SECRET_KEY_FILE=instance/secret_key exec $(BIN)/python app.py
 
-test: $(VENV)/.installed
+test: $(VENV)/.installed node_modules/.installed
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 
@@ -25,10 +25,15 @@ $(VENV)/.installed: requirements.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	touch $@
 
+# axe-core for the browser tests (injected into pages from disk, never fetched by them).
+node_modules/.installed: package.json package-lock.json
+	if command -v npm >/dev/null; then npm ci --no-audit --no-fund --silent && touch $@; \
+	else echo "npm not found: browser accessibility tests will skip"; fi
+
 # Generated once, never a fixed default; deployments set SECRET_KEY themselves.
 instance/secret_key: | $(VENV)/.installed
 	mkdir -p instance
 	umask 077 && $(BIN)/python -c "import secrets; print(secrets.token_urlsafe(48))" > $@
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache

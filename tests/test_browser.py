@@ -1,0 +1,132 @@
+"""The public page in a real browser: Debian's chromium driven by Playwright.
+
+Checks what only a browser shows: the page renders under our CSP, makes no request
+beyond 127.0.0.1, logs no console error, and axe-core (injected from node_modules, not
+fetched) finds no serious or critical accessibility violation. A 360 px wide screenshot
+is kept in test-artifacts/ for a human to look at.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+from status.runtime import runtime
+from status.store import utcnow
+from tests.conftest import ROOT, system_component_missing
+
+CHROMIUM = "/usr/bin/chromium"
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+ARTIFACTS = ROOT / "test-artifacts"
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
+
+@pytest.fixture
+def browser():
+    if not Path(CHROMIUM).exists():
+        system_component_missing("chromium", "install Debian's chromium package")
+    if not AXE.exists():
+        system_component_missing("axe-core", "run `npm ci` (make test does)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        system_component_missing("playwright", "pip install -r requirements.txt")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def site(app):
+    """The app on a real loopback port, with some of everything on the page."""
+    store = runtime(app).store
+    now = utcnow()
+    store.set_component_status("sip-gateway", "partial_outage", reason="x", source="console")
+    store.create_incident(
+        name="Calls to mobile numbers fail",
+        status="identified",
+        impact="major",
+        body="We found the **cause** and are working on a fix.",
+        components={"sip-gateway": "partial_outage"},
+    )
+    store.create_maintenance(
+        name="Database upgrade",
+        body="Short interruptions are possible.",
+        scheduled_for=now + timedelta(days=2),
+        scheduled_until=now + timedelta(days=2, hours=2),
+        components=["website"],
+    )
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+def visit(browser, url: str, width: int = 1280, **context):
+    page = browser.new_context(viewport={"width": width, "height": 900}, **context).new_page()
+    requests, problems = [], []
+    page.on("request", lambda r: requests.append(r.url))
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    response = page.goto(url)
+    page.wait_for_load_state("networkidle")
+    return page, response, requests, problems
+
+
+def test_it_renders_with_nothing_but_our_own_origin(browser, site):
+    page, response, requests, problems = visit(browser, site + "/")
+    assert response.status == 200
+    assert page.locator("h1").count() == 1
+    assert "Calls to mobile numbers fail" in page.content()
+    assert requests and all(url.startswith(site + "/") for url in requests), requests
+    assert problems == []  # no console errors, no CSP violations
+
+
+def test_axe_finds_no_serious_accessibility_problem(browser, site):
+    for path in ("/", "/history"):
+        page, response, _requests, _problems = visit(browser, site + path)
+        if response.status == 404:
+            continue  # not built yet
+        page.evaluate(AXE.read_text())  # evaluated by DevTools: not subject to the page's CSP
+        results = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+        serious = [
+            f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
+            for v in results["violations"]
+            if v["impact"] in ("serious", "critical")
+        ]
+        assert serious == [], path
+
+
+def test_it_fits_a_small_phone_and_saves_a_screenshot(browser, site):
+    page, response, _requests, _problems = visit(browser, site + "/", width=360)
+    assert response.status == 200
+    scroll_width = page.evaluate("document.documentElement.scrollWidth")
+    assert scroll_width <= 360, "the page scrolls sideways at 360 px"
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "status-page-360.png"), full_page=True)
+    assert (ARTIFACTS / "status-page-360.png").stat().st_size > 1000
+
+
+def test_it_works_with_javascript_disabled(browser, site):
+    page, response, _requests, problems = visit(browser, site + "/", java_script_enabled=False)
+    assert response.status == 200
+    assert "SIP Gateway" in page.inner_text("body")
+    assert problems == []
+
