@@ -14,6 +14,7 @@ from prometheus_client.core import GaugeMetricFamily
 
 from status.models import ComponentStatus, SubscriberState
 from status.runtime import runtime
+from status.snapshot import default_status
 
 log = logging.getLogger(__name__)
 bp = Blueprint("metrics", __name__)
@@ -49,7 +50,7 @@ class StatusCollector:
         )
         for component in rt.config.components:
             state = states.get(component.id)
-            current = state.status if state else ComponentStatus.UNKNOWN
+            current = state.status if state else default_status(component)
             for value in ComponentStatus:
                 status.add_metric([component.id, value.value], 1 if value == current else 0)
         yield status

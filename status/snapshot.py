@@ -244,6 +244,12 @@ def overall_indicator(
     return worst
 
 
+def default_status(component: Component) -> str:
+    """The status of a component nothing was recorded for yet."""
+    # Probed: no data until a probe reports. Set by hand and never set: operational.
+    return ComponentStatus.UNKNOWN.value if component.probes else ComponentStatus.OPERATIONAL.value
+
+
 def uptime_of(days: list[dict[str, float]]) -> float | None:
     """Share of monitored time up: unknown and maintenance time are left out entirely."""
     total = down = 0.0
@@ -299,9 +305,7 @@ def build(store: Store, config: Config, now: datetime | None = None) -> Snapshot
     components = {}
     for component in config.components:
         state = states.get(component.id)
-        status = state.status if state else ComponentStatus.UNKNOWN.value
-        if state is None and not component.probes:
-            status = ComponentStatus.OPERATIONAL.value  # set by hand, never set: operational
+        status = state.status if state else default_status(component)
         days = []
         for n in range(HISTORY_DAYS):
             day = first_day + timedelta(days=n)

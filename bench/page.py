@@ -1,0 +1,332 @@
+"""Benchmark: the public page and summary.json during an outage rush.
+
+    .venv/bin/python bench/page.py [--duration 15] [--connections 64]
+
+Builds a realistic site (50 components in 8 groups, 90 days of rollups, 500 past
+incidents, 3 active), serves it with gunicorn, and loads it with wrk (-t2 -c64). In the
+same run, as references on the same noisy 2-core machine:
+
+- a Flask hello-world under the same gunicorn settings, returning a body as large as
+  the status page (the Python ceiling);
+- nginx serving a static file of that size, and nginx serving the exported mirror
+  (``flask export``) with the config from docs/static-mirror.md.
+
+Prints requests/s, p50/p99 latency and errors per target, and the ratios the issue asks
+for. Needs gunicorn (requirements.txt), wrk and nginx (Debian packages).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import random
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+GUNICORN_ARGS = ["--workers", "2", "--worker-class", "gthread", "--threads", "8"]
+
+HELLO = """
+from flask import Flask, Response
+BODY = b"x" * int(__import__("os").environ["BODY_SIZE"])
+app = Flask(__name__)
+
+@app.get("/")
+def hello():
+    return Response(BODY, mimetype="text/html")
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def site_config(groups: int = 8, components: int = 50) -> str:
+    lines = [
+        "site: {title: Bench Cloud, url: 'https://status.bench.example', timezone: Europe/Berlin}",
+        "groups:",
+    ]
+    lines += [f"  - {{id: group-{g}, name: Group {g}}}" for g in range(groups)]
+    lines.append("components:")
+    for c in range(components):
+        lines.append(
+            f"  - {{id: component-{c:02d}, name: Component {c:02d}, group: group-{c % groups},"
+            f" description: 'Component number {c} of the bench'}}"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def populate(database_url: str, config_path: Path) -> None:
+    """90 days of rollups, 500 resolved incidents, 3 active ones, some statuses."""
+    from status import migrate
+    from status.config import load_config
+    from status.store import Store, make_engine
+
+    config = load_config(config_path)
+    store = Store(make_engine(database_url))
+    migrate.upgrade(store.engine)
+    rng = random.Random(7)
+    now = datetime.now(UTC)
+    today = now.astimezone(config.site.tz).date()
+    rows = []
+    for component in config.components:
+        for n in range(90):
+            down = rng.choice([0, 0, 0, 0, 0, 0, 120, 900, 3600])
+            rows.append(
+                {
+                    "component_id": component.id,
+                    "day": today - timedelta(days=n),
+                    "checks": 2880,
+                    "failures": down // 30,
+                    "seconds_operational": 86400.0 - down,
+                    "seconds_major": float(down),
+                    "latency_p50": 0.040 + rng.random() / 50,
+                    "latency_p95": 0.120 + rng.random() / 10,
+                }
+            )
+    store.save_rollups(rows)
+    ids = [c.id for c in config.components]
+    for n in range(500):
+        at = now - timedelta(days=rng.uniform(1, 700))
+        affected = rng.choice(ids)
+        incident = store.create_incident(
+            name=f"Past incident {n}: elevated error rates",
+            status="investigating",
+            impact=rng.choice(["minor", "major", "critical"]),
+            body="We are investigating reports of **errors**.",
+            components={affected: "partial_outage"},
+            at=at,
+        )
+        store.add_incident_update(
+            incident, status="identified", body="Cause found.", at=at + timedelta(minutes=20)
+        )
+        store.add_incident_update(
+            incident,
+            status="resolved",
+            body="Resolved. See the [postmortem](https://example.com/pm).",
+            components={affected: "operational"},
+            at=at + timedelta(hours=1),
+        )
+    for n, component_id in enumerate(ids[:3]):
+        store.set_component_status(component_id, "major_outage", reason="bench", source="console")
+        store.create_incident(
+            name=f"Active incident {n}",
+            status="investigating",
+            impact="critical",
+            body="Calls fail. We are on it.",
+            components={component_id: "major_outage"},
+            at=now - timedelta(minutes=10 + n),
+        )
+    for component_id in ids[3:]:
+        store.set_component_status(component_id, "operational", reason="bench", source="console")
+    store.dispose()
+
+
+def wait_http(url: str, timeout: float = 30) -> bytes:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=5) as response:
+            return response.read()
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer")
+
+
+WRK_LATENCY = re.compile(r"^\s+(50|99)(?:\.000)?%\s+([\d.]+)(us|ms|s)\s*$", re.M)
+UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def wrk(url: str, duration: int, connections: int, headers: dict[str, str] | None = None):
+    args = ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency"]
+    for name, value in (headers or {}).items():
+        args += ["-H", f"{name}: {value}"]
+    out = subprocess.run([*args, url], capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    latency = {q: float(v) * UNITS[u] for q, v, u in WRK_LATENCY.findall(out)}
+    errors = 0
+    if match := re.search(r"Non-2xx or 3xx responses: (\d+)", out):
+        errors += int(match.group(1))
+    if match := re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out
+    ):
+        errors += sum(int(x) for x in match.groups())
+    return {"rps": rps, "p50_ms": latency.get("50"), "p99_ms": latency.get("99"), "errors": errors}
+
+
+NGINX_CONF = """
+worker_processes 1;
+daemon off;
+pid {tmp}/nginx.pid;
+error_log {tmp}/nginx-error.log;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    include /etc/nginx/mime.types;
+    types {{ application/atom+xml atom; application/rss+xml rss; text/calendar ics; }}
+    client_body_temp_path {tmp}/body; proxy_temp_path {tmp}/proxy;
+    fastcgi_temp_path {tmp}/fastcgi; uwsgi_temp_path {tmp}/uwsgi; scgi_temp_path {tmp}/scgi;
+    server {{
+        listen 127.0.0.1:{mirror_port};
+        root {mirror};
+        location = /history {{ try_files /history/page-$arg_page.html /history.html =404; }}
+        location / {{ try_files $uri $uri.html $uri/index.html =404; }}
+    }}
+    server {{
+        listen 127.0.0.1:{static_port};
+        root {static};
+    }}
+}}
+"""
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=15)
+    parser.add_argument("--connections", type=int, default=64)
+    opts = parser.parse_args()
+    for tool in ("wrk", "nginx"):
+        if not shutil.which(tool) and not Path(f"/usr/sbin/{tool}").exists():
+            sys.exit(f"{tool} not found: apt-get install {tool}")
+
+    tmp = Path(tempfile.mkdtemp(prefix="leitstand-bench-page-"))
+    procs: list[subprocess.Popen] = []
+    try:
+        config = tmp / "status.yaml"
+        config.write_text(site_config())
+        database_url = f"sqlite:///{tmp / 'bench.db'}"
+        started = time.monotonic()
+        populate(database_url, config)
+        print(f"data: 50 components, 90 days, 503 incidents ({time.monotonic() - started:.0f}s)")
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "STATUS_CONFIG": str(config),
+            "SECRET_KEY": secrets.token_urlsafe(48),
+            "LOG_LEVEL": "WARNING",
+        }
+        gunicorn = str(ROOT / ".venv" / "bin" / "gunicorn")
+        app_port = free_port()
+        procs.append(
+            subprocess.Popen(
+                [gunicorn, *GUNICORN_ARGS, "--bind", f"127.0.0.1:{app_port}", "app:create_app()"],
+                cwd=ROOT,
+                env=env,
+            )
+        )
+        app_url = f"http://127.0.0.1:{app_port}"
+        page = wait_http(app_url + "/")
+        wait_http(app_url + "/api/v2/summary.json")
+
+        (tmp / "hello.py").write_text(HELLO)
+        hello_port = free_port()
+        procs.append(
+            subprocess.Popen(
+                [gunicorn, *GUNICORN_ARGS, "--bind", f"127.0.0.1:{hello_port}", "hello:app"],
+                cwd=tmp,
+                env={**env, "BODY_SIZE": str(len(page))},
+            )
+        )
+        hello_url = f"http://127.0.0.1:{hello_port}/"
+        wait_http(hello_url)
+
+        mirror = tmp / "mirror"
+        subprocess.run(
+            [str(ROOT / ".venv" / "bin" / "flask"), "--app", "app", "export", str(mirror)],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        static = tmp / "static"
+        static.mkdir()
+        (static / "file.html").write_bytes(b"x" * len(page))
+        mirror_port, static_port = free_port(), free_port()
+        (tmp / "nginx.conf").write_text(
+            NGINX_CONF.format(
+                tmp=tmp,
+                mirror=mirror,
+                static=static,
+                mirror_port=mirror_port,
+                static_port=static_port,
+            )
+        )
+        procs.append(subprocess.Popen(["nginx", "-c", str(tmp / "nginx.conf"), "-p", str(tmp)]))
+        wait_http(f"http://127.0.0.1:{mirror_port}/")
+
+        with urllib.request.urlopen(app_url + "/") as response:
+            etag = response.headers["ETag"]
+        print(f"page: {len(page) / 1024:.0f} KiB; wrk -t2 -c{opts.connections} -d{opts.duration}s")
+        runs = {
+            "hello-world (gunicorn)": wrk(hello_url, opts.duration, opts.connections),
+            "/ (gunicorn)": wrk(app_url + "/", opts.duration, opts.connections),
+            "/api/v2/summary.json": wrk(
+                app_url + "/api/v2/summary.json", opts.duration, opts.connections
+            ),
+            "/ 304 (If-None-Match)": wrk(
+                app_url + "/", opts.duration, opts.connections, {"If-None-Match": etag}
+            ),
+            "nginx static file": wrk(
+                f"http://127.0.0.1:{static_port}/file.html", opts.duration, opts.connections
+            ),
+            "nginx mirror /": wrk(
+                f"http://127.0.0.1:{mirror_port}/", opts.duration, opts.connections
+            ),
+        }
+        print(f"{'target':26} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
+        for name, r in runs.items():
+            print(
+                f"{name:26} {r['rps']:9.0f} {r['p50_ms']:8.2f} {r['p99_ms']:8.2f} {r['errors']:7d}"
+            )
+
+        hello = runs["hello-world (gunicorn)"]["rps"]
+        checks = [
+            ("/ vs hello-world", runs["/ (gunicorn)"]["rps"] / hello, ">= 0.9"),
+            ("summary.json vs hello-world", runs["/api/v2/summary.json"]["rps"] / hello, ">= 0.9"),
+            ("304 vs hello-world", runs["/ 304 (If-None-Match)"]["rps"] / hello, "> 1.0"),
+            (
+                "mirror vs nginx static",
+                runs["nginx mirror /"]["rps"] / runs["nginx static file"]["rps"],
+                ">= 0.9",
+            ),
+        ]
+        print()
+        for name, ratio, target in checks:
+            bound = float(target.split()[1])
+            ok = ratio >= bound if target.startswith(">=") else ratio > bound
+            print(f"{name:30} {ratio:6.2f}x  target {target:7} {'PASS' if ok else 'FAIL'}")
+        for name in ("/ (gunicorn)", "/api/v2/summary.json"):
+            r = runs[name]
+            ok = r["p99_ms"] < 100 and r["errors"] == 0
+            print(
+                f"{name + ' p99, errors':30} {r['p99_ms']:6.1f} ms, {r['errors']}  "
+                f"target < 100 ms, 0  {'PASS' if ok else 'FAIL'}"
+            )
+        return 0
+    finally:
+        for proc in procs:
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signal.SIGTERM if proc.args[0] != "nginx" else signal.SIGQUIT)
+        for proc in procs:
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,62 @@
+"""The web /metrics: status from the database at scrape time, clean for promtool."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from status.runtime import runtime
+from status.store import Store, make_engine
+from tests.conftest import system_component_missing
+
+
+def samples(client) -> dict[tuple[str, tuple], float]:
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(response.get_data(as_text=True))
+        for s in family.samples
+    }
+
+
+def status_of(values, component: str) -> list[str]:
+    return [
+        dict(labels)["status"]
+        for (name, labels), value in values.items()
+        if name == "leitstand_component_status"
+        and dict(labels)["component"] == component
+        and value == 1
+    ]
+
+
+def test_it_reports_each_components_status_one_hot(app, client):
+    store = runtime(app).store
+    store.set_component_status("sip-gateway", "major_outage", reason="down", source="console")
+    store.create_incident(name="Calls fail", status="investigating", impact="major", body="…")
+    values = samples(client)
+    assert status_of(values, "sip-gateway") == ["major_outage"]
+    assert status_of(values, "website") == ["operational"]  # by hand, never set
+    assert values[("leitstand_incidents_open", ())] == 1
+    assert values[("leitstand_database_up", ())] == 1
+    assert values[("leitstand_subscribers", (("state", "confirmed"),))] == 0
+
+
+def test_it_says_when_the_database_is_gone(app, client):
+    runtime(app).store = Store(make_engine("postgresql+psycopg://postgres@127.0.0.1:9/x"))
+    values = samples(client)
+    assert values[("leitstand_database_up", ())] == 0
+
+
+def test_promtool_finds_nothing_to_complain_about(app, client):
+    promtool = shutil.which("promtool")
+    if not promtool:
+        system_component_missing("promtool", "install Debian's prometheus package")
+    runtime(app).store.set_component_status(
+        "website", "degraded_performance", reason="slow", source="console"
+    )
+    text = client.get("/metrics").get_data()
+    result = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True)
+    assert result.returncode == 0 and result.stdout + result.stderr == b"", result.stderr
