@@ -109,7 +109,7 @@ class Document:
                         position=n if group else top + n,
                         description=config.description,
                         showcase=config.showcase,
-                        start_date=self._start_date(view.created_at),
+                        start_date=self._start_date(view.first_seen),
                         group_id=config.group,
                         group=False,
                         only_show_if_degraded=config.only_show_if_degraded,
@@ -160,11 +160,10 @@ class Document:
             "only_show_if_degraded": fields["only_show_if_degraded"],
         }
 
-    def _start_date(self, created_at: datetime) -> str | None:
-        # A component never recorded gets the build time as created_at: no start yet.
-        if created_at >= self.snapshot.built_at:
-            return None
-        return created_at.astimezone(self.tz).date().isoformat()
+    def _start_date(self, first_seen: datetime | None) -> str | None:
+        if first_seen is None:
+            return None  # never recorded: no start yet
+        return first_seen.astimezone(self.tz).date().isoformat()
 
     def _component_list(self, ids) -> list[Json]:
         wanted = set(ids)

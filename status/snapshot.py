@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from status.config import Component, Config, Group
@@ -125,6 +125,7 @@ class ComponentView:
     latency_24h: tuple[tuple[datetime, float], ...]  # hourly means, oldest first
     # What the Statuspage API says: it has no "no data", so the last status we knew.
     known_status: str = "operational"
+    first_seen: datetime | None = None  # when its status was first recorded
 
     @property
     def id(self) -> str:
@@ -302,6 +303,12 @@ def build(store: Store, config: Config, now: datetime | None = None) -> Snapshot
                 incident_days.setdefault((component_id, day), []).append(incident.id)
                 day += timedelta(days=1)
 
+    # Never-recorded components need a created_at that stays put across rebuilds
+    # (it feeds ETags): the oldest thing we know of, else the Unix epoch.
+    oldest = min(
+        [*first_seen.values(), *(i.created_at for i in incidents)],
+        default=datetime(1970, 1, 1, tzinfo=UTC),
+    )
     components = {}
     for component in config.components:
         state = states.get(component.id)
@@ -327,7 +334,7 @@ def build(store: Store, config: Config, now: datetime | None = None) -> Snapshot
                     incidents=tuple(incident_days.get((component.id, day), ())),
                 )
             )
-        created = first_seen.get(component.id, now)
+        created = first_seen.get(component.id, oldest)
         components[component.id] = ComponentView(
             config=component,
             status=status,
@@ -340,6 +347,7 @@ def build(store: Store, config: Config, now: datetime | None = None) -> Snapshot
                 (datetime.fromisoformat(hour + ":00+00:00"), value)
                 for hour, value in hourly.get(component.id, [])
             ),
+            first_seen=first_seen.get(component.id),
             known_status=(
                 last_known.get(component.id, "operational") if status == "unknown" else status
             ),
