@@ -176,7 +176,7 @@ events {{ worker_connections 1024; }}
 http {{
     access_log off;
     include /etc/nginx/mime.types;
-    types {{ application/atom+xml atom; application/rss+xml rss; text/calendar ics; }}
+    types {{ text/calendar ics; }}
     client_body_temp_path {tmp}/body; proxy_temp_path {tmp}/proxy;
     fastcgi_temp_path {tmp}/fastcgi; uwsgi_temp_path {tmp}/uwsgi; scgi_temp_path {tmp}/scgi;
     server {{
@@ -203,6 +203,7 @@ def main() -> int:
             sys.exit(f"{tool} not found: apt-get install {tool}")
 
     tmp = Path(tempfile.mkdtemp(prefix="leitstand-bench-page-"))
+    tmp.chmod(0o755)  # nginx's workers run as another user
     procs: list[subprocess.Popen] = []
     try:
         config = tmp / "status.yaml"

@@ -252,9 +252,7 @@ def test_it_draws_the_uptime_bar_with_details_for_every_day(app, client):
     assert "50.00% uptime" in yesterday and "Major Outage: 12 hours" in yesterday
     assert "100.00% uptime" in gateway.split('<li class="day ')[-3]
     assert "No data" in gateway.split('<li class="day ')[1]
-    assert f'<a class="tip-line" href="/incidents/{incident}">Calls fail</a>' in days_html(
-        gateway, -1
-    )
+    assert f'<a href="/incidents/{incident}">Calls fail</a>' in days_html(gateway, -1)
     # The 90-day figure leaves out the days without data: (1 + 0.5) / 2.
     assert '<span class="uptime-total">75.00% uptime</span>' in gateway
 
@@ -441,7 +439,7 @@ def test_it_chooses_the_language_from_the_switcher_cookie_and_header(app, client
     assert cookie.startswith("lang=de;")
     assert "Secure" in cookie and "SameSite=Lax" in cookie and "HttpOnly" in cookie
     assert response.headers["Cache-Control"] == "private, no-cache"
-    assert response.headers["Vary"] == "Accept-Language, Cookie"
+    assert response.headers["Vary"] == "Accept-Language, Cookie, Accept-Encoding"
 
     client.set_cookie("lang", "de")
     assert banner(get(client, **{"Accept-Language": "en"}))[1] == "Alle Systeme betriebsbereit"
@@ -467,7 +465,7 @@ def test_it_offers_only_the_site_languages(app, client):
 def test_it_answers_304_when_the_etag_matches_and_varies_by_language(client):
     first = client.get("/")
     assert first.status_code == 200 and first.headers["ETag"]
-    assert first.headers["Vary"] == "Accept-Language, Cookie"
+    assert first.headers["Vary"] == "Accept-Language, Cookie, Accept-Encoding"
     assert first.headers["Cache-Control"].startswith("public")
     again = client.get("/", headers={"If-None-Match": first.headers["ETag"]})
     assert again.status_code == 304 and again.data == b""
@@ -633,3 +631,18 @@ def test_it_ships_a_complete_compiled_german_catalogue():
 def test_the_english_banner_is_the_statuspage_api_description(app):
     with app.test_request_context("/", headers={"Accept-Language": "en"}):
         assert {k: str(BANNER[k]) for k in INDICATOR_DESCRIPTIONS} == INDICATOR_DESCRIPTIONS
+
+
+def test_it_sends_the_page_gzipped_to_browsers_that_accept_it(client):
+    import gzip
+
+    plain = client.get("/")
+    packed = client.get("/", headers={"Accept-Encoding": "gzip, br"})
+    assert packed.headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(packed.get_data()) == plain.get_data()
+    assert len(packed.get_data()) < len(plain.get_data()) / 3
+    assert packed.headers["ETag"] != plain.headers["ETag"]  # one strong ETag per encoding
+    again = client.get(
+        "/", headers={"Accept-Encoding": "gzip", "If-None-Match": packed.headers["ETag"]}
+    )
+    assert again.status_code == 304
