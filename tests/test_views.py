@@ -244,21 +244,21 @@ def test_it_draws_the_uptime_bar_with_details_for_every_day(app, client):
     gateway = html[
         html.index("Daily uptime of SIP Gateway") : html.index("Daily uptime of Website")
     ]
-    days = re.findall(r'<li class="day day-(\w+)" tabindex="0">', gateway)
+    days = re.findall(r'<li class="day-(\w+)" tabindex="0">', gateway)
     assert len(days) == 90
     assert days[-3:] == ["operational", "major_outage", "unknown"]  # today: no rollup yet
     assert days.count("unknown") == 88
-    yesterday = gateway.split('<li class="day ')[-2]
+    yesterday = gateway.split('<li class="day-')[-2]
     assert "50.00% uptime" in yesterday and "Major Outage: 12 hours" in yesterday
-    assert "100.00% uptime" in gateway.split('<li class="day ')[-3]
-    assert "No data" in gateway.split('<li class="day ')[1]
+    assert "100.00% uptime" in gateway.split('<li class="day-')[-3]
+    assert "No data" in gateway.split('<li class="day-')[1]
     assert f'<a href="/incidents/{incident}">Calls fail</a>' in days_html(gateway, -1)
     # The 90-day figure leaves out the days without data: (1 + 0.5) / 2.
     assert '<span class="uptime-total">75.00% uptime</span>' in gateway
 
 
 def days_html(section: str, index: int) -> str:
-    return section.split('<li class="day ')[index]
+    return section.split('<li class="day-')[index]
 
 
 def test_it_shows_the_response_time_and_a_sparkline_of_the_last_day(app, client):
@@ -602,7 +602,7 @@ def test_it_needs_nothing_the_csp_forbids_and_has_one_h1_and_landmarks(app, clie
         # Links in update bodies may point anywhere; nothing is loaded from elsewhere.
         assert all(v == "https://example.com/help" or "tracker" in v for v in external)
     day = Parsed(get(client)).all("li")
-    assert {"class": "day day-unknown", "tabindex": "0"} in day
+    assert {"class": "day-unknown", "tabindex": "0"} in day
 
 
 def test_it_ships_a_complete_compiled_german_catalogue():
