@@ -17,7 +17,7 @@ import threading
 import click
 from flask import Flask
 
-from status import api_v2, cli, feeds_views, health, metrics, ping, views
+from status import api_v2, cli, fastpath, feeds_views, health, metrics, ping, views
 from status.config import ConfigError, ConfigHolder
 from status.runtime import Runtime, Supervisor, config_watcher, runtime
 from status.settings import SettingsError, from_environ, listen_address, require_secret_key
@@ -65,6 +65,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     ping.init_app(app)
     feeds_views.init_app(app)
     cli.init_app(app)
+    fastpath.init_app(app)  # last: wraps the finished WSGI app
     return app
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from flask import Response, request
 
+from status.fastpath import MARKER
 from status.runtime import runtime
 from status.snapshot import Snapshot
 
@@ -65,6 +66,7 @@ def cached(
         response = Response(status=304)
     else:
         response = Response(body, mimetype=rendered.mimetype)
+        response.headers[MARKER] = "1"  # the WSGI fast path may keep this answer
     if compressed:
         response.headers["Content-Encoding"] = "gzip"
     response.set_etag(etag)

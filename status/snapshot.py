@@ -198,6 +198,13 @@ class Snapshot:
         times += [m.updated_at for m in self.maintenances]
         return max(times, default=self.built_at)
 
+    def peek(self, key: Any) -> Any:
+        """What memo() holds for ``key``, or None."""
+        return self._memo.get(key)
+
+    def memo_size(self) -> int:
+        return len(self._memo)
+
     def memo(self, key: Any, render: Callable[[], Any]) -> Any:
         """Render once per snapshot (and key); every later request gets the same object."""
         try:

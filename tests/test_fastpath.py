@@ -1,0 +1,78 @@
+"""The WSGI fast path: repeat public GETs are answered without entering Flask."""
+
+from __future__ import annotations
+
+import pytest
+
+from status.runtime import runtime
+
+
+@pytest.fixture
+def flask_calls(app):
+    calls: list[str] = []
+    app.before_request(lambda: calls.append("flask") and None)
+    return calls
+
+
+def same_answer(a, b) -> bool:
+    def headers(r):
+        return sorted((k, v) for k, v in r.headers.items() if k != "Date")
+
+    return (a.status, headers(a), a.get_data()) == (b.status, headers(b), b.get_data())
+
+
+def test_a_repeat_request_gets_the_same_answer_without_flask(client, flask_calls):
+    first = client.get("/")
+    second = client.get("/")
+    assert flask_calls == ["flask"]
+    assert same_answer(first, second)
+    assert "X-Leitstand-Cacheable" not in second.headers
+    assert second.headers["Content-Security-Policy"].startswith("default-src 'self'")
+
+    not_modified = client.get("/", headers={"If-None-Match": first.headers["ETag"]})
+    assert not_modified.status_code == 304 and not_modified.get_data() == b""
+    assert not_modified.headers["ETag"] == first.headers["ETag"]
+    assert flask_calls == ["flask"]
+
+
+def test_it_keeps_one_answer_per_language_and_encoding(client, flask_calls):
+    english = client.get("/", headers={"Accept-Language": "en"})
+    german = client.get("/", headers={"Accept-Language": "de-DE,de;q=0.9"})
+    assert "All Systems Operational" in english.get_data(as_text=True)
+    assert "All Systems Operational" not in german.get_data(as_text=True)
+    packed = client.get(
+        "/", headers={"Accept-Language": "de-DE,de;q=0.9", "Accept-Encoding": "gzip"}
+    )
+    assert packed.headers["Content-Encoding"] == "gzip"
+    assert len(flask_calls) == 3
+
+    assert same_answer(german, client.get("/", headers={"Accept-Language": "de-DE,de;q=0.9"}))
+    assert same_answer(english, client.get("/", headers={"Accept-Language": "en"}))
+    assert len(flask_calls) == 3
+
+
+def test_the_language_cookie_is_part_of_the_key(client, flask_calls):
+    client.set_cookie("lang", "de")
+    german = client.get("/")
+    client.set_cookie("lang", "en")
+    english = client.get("/")
+    assert german.get_data() != english.get_data()
+    assert len(flask_calls) == 2
+
+
+def test_answers_that_set_a_cookie_or_are_not_public_are_never_kept(client, flask_calls):
+    for _ in range(2):
+        switched = client.get("/?lang=de")
+        assert "Set-Cookie" in switched.headers
+        assert client.get("/healthz").status_code == 200
+    assert len(flask_calls) == 4
+
+
+def test_a_new_snapshot_brings_new_answers(app, client, flask_calls):
+    client.get("/")
+    runtime(app).store.set_component_status(
+        "website", "major_outage", reason="down", source="console"
+    )
+    runtime(app).snapshots = None  # as if a second had passed
+    assert "Major Service Outage" in client.get("/").get_data(as_text=True)
+    assert len(flask_calls) == 2
