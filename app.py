@@ -57,6 +57,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         store=Store(make_engine(app.config["DATABASE_URL"])),
         config_holder=holder,
         config_error=error,
+        background_snapshots=not app.testing,
     )
     views.init_app(app)
     api_v2.init_app(app)

@@ -17,7 +17,10 @@ whether the client accepts gzip. Only answers marked cacheable by
 
 from __future__ import annotations
 
+import io
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from http.cookies import CookieError, SimpleCookie
 
@@ -27,6 +30,26 @@ from status.runtime import runtime
 
 MARKER = "X-Leitstand-Cacheable"  # set by public_cache.cached(), removed here
 MAX_ENTRIES = 2000  # per snapshot: random Accept-Language values cannot fill memory
+WARM_MAX = 32  # requests replayed against a new snapshot before it goes live
+# What a replayed request carries: enough to ask the same thing, nothing about the asker.
+REPLAYED = {
+    "REQUEST_METHOD",
+    "SCRIPT_NAME",
+    "PATH_INFO",
+    "QUERY_STRING",
+    "SERVER_NAME",
+    "SERVER_PORT",
+    "SERVER_PROTOCOL",
+    "HTTP_HOST",
+    "HTTP_ACCEPT_LANGUAGE",
+    "HTTP_ACCEPT_ENCODING",
+    "wsgi.url_scheme",
+    "wsgi.version",
+    "wsgi.errors",
+    "wsgi.multithread",
+    "wsgi.multiprocess",
+    "wsgi.run_once",
+}
 
 
 class Kept:
@@ -49,6 +72,19 @@ class PublicFastPath:
     def __init__(self, wsgi_app: Callable, app: Flask) -> None:
         self.wsgi_app = wsgi_app
         self.app = app
+        # The most recently kept requests (what they asked for, not who asked), replayed
+        # against each new snapshot before it goes live: see SnapshotCache.
+        self.recent: OrderedDict[tuple, dict] = OrderedDict()
+        self._recent_lock = threading.Lock()
+
+    def warm(self, snapshot) -> None:
+        """Answer the recent requests once against ``snapshot``, so they are kept ready."""
+        with self._recent_lock:
+            requests = list(self.recent.values())
+        for environ in requests:
+            result = self(dict(environ, **{"wsgi.input": io.BytesIO()}), lambda *a, **k: None)
+            if hasattr(result, "close"):
+                result.close()
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         if environ.get("REQUEST_METHOD") != "GET":
@@ -99,7 +135,18 @@ class PublicFastPath:
             if hasattr(result, "close"):
                 result.close()
         snapshot.memo(key, lambda: Kept(captured["status"], captured["headers"], body))
+        self._remember(key, environ)
         return [body]
+
+    def _remember(self, key: tuple, environ: dict) -> None:
+        wanted = {k: v for k, v in environ.items() if k in REPLAYED}
+        if key[4]:  # the language cookie, and no other cookie
+            wanted["HTTP_COOKIE"] = f"lang={key[4]}"
+        with self._recent_lock:
+            self.recent[key[:-1]] = wanted  # without the minute
+            self.recent.move_to_end(key[:-1])
+            while len(self.recent) > WARM_MAX:
+                self.recent.popitem(last=False)
 
 
 def minute() -> int:
@@ -118,4 +165,5 @@ def _lang_cookie(header: str | None) -> str:
 
 
 def init_app(app: Flask) -> None:
-    app.wsgi_app = PublicFastPath(app.wsgi_app, app)
+    app.wsgi_app = path = PublicFastPath(app.wsgi_app, app)
+    runtime(app).snapshot_warmer = path.warm

@@ -122,11 +122,18 @@ class Runtime:
     registry: CollectorRegistry | None = None  # the web /metrics
     started_at: datetime = field(default_factory=utcnow)
     snapshots: SnapshotCache | None = None  # made on first use
+    background_snapshots: bool = True  # refresh behind requests (tests: in line)
+    snapshot_warmer: Callable[[Snapshot], None] | None = None  # set by the fast path
 
     def snapshot(self) -> Snapshot:
         """The public data; the database is asked at most once a second."""
         if self.snapshots is None:
-            self.snapshots = SnapshotCache(self.store, lambda: self.config)
+            self.snapshots = SnapshotCache(
+                self.store,
+                lambda: self.config,
+                background=self.background_snapshots,
+                warm=self.snapshot_warmer,
+            )
         return self.snapshots.get()
 
     @property

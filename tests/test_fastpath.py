@@ -76,3 +76,29 @@ def test_a_new_snapshot_brings_new_answers(app, client, flask_calls):
     runtime(app).snapshots = None  # as if a second had passed
     assert "Major Service Outage" in client.get("/").get_data(as_text=True)
     assert len(flask_calls) == 2
+
+
+def test_a_change_is_rendered_behind_the_requests_and_served_warm(app, client, flask_calls):
+    import time
+
+    rt = runtime(app)
+    rt.background_snapshots = True
+    rt.snapshots = None
+    german = {"Accept-Language": "de", "Accept-Encoding": "gzip"}
+    assert "All Systems Operational" in client.get("/").get_data(as_text=True)
+    client.get("/", headers=german)
+    rt.snapshots.check_every = 0.0
+    before = rt.snapshots.get()
+
+    rt.store.set_component_status("website", "major_outage", reason="down", source="console")
+    # The request that notices the change is not held up: it gets the last answer.
+    assert "All Systems Operational" in client.get("/").get_data(as_text=True)
+    deadline = time.monotonic() + 10
+    while rt.snapshots._snapshot is before and time.monotonic() < deadline:
+        time.sleep(0.02)
+    rt.snapshots.check_every = 60.0
+
+    calls = len(flask_calls)
+    assert "Major Service Outage" in client.get("/").get_data(as_text=True)
+    assert client.get("/", headers=german).headers["Content-Encoding"] == "gzip"
+    assert len(flask_calls) == calls  # both were rendered before the snapshot went live

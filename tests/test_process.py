@@ -145,8 +145,16 @@ def test_it_serves_reloads_and_stops_cleanly(tmp_path):
             lambda: get_json(f"http://127.0.0.1:{env['PORT']}/healthz")[1],
             lambda b: b["config"] == "ok",
         )
-        with urllib.request.urlopen(f"http://127.0.0.1:{env['PORT']}/", timeout=5) as page:
-            assert "Renamed Cloud Status" in page.read().decode()
+        # The page follows within a couple of seconds (refreshed behind the requests).
+        wait_for(
+            lambda: (
+                urllib.request.urlopen(f"http://127.0.0.1:{env['PORT']}/", timeout=5)
+                .read()
+                .decode()
+            ),
+            lambda html: "Renamed Cloud Status" in html,
+            timeout=5,
+        )
 
         proc.send_signal(signal.SIGTERM)
         _, stderr = proc.communicate(timeout=15)
