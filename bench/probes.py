@@ -32,6 +32,7 @@ import ctypes
 import json
 import os
 import secrets
+import shlex
 import shutil
 import signal
 import socket
@@ -226,6 +227,19 @@ class Scrape:
     lag_sum: float
 
 
+def merge(scrapes: list[Scrape]) -> Scrape:
+    """The sum of several workers' scrapes."""
+    total = Scrape({}, {}, 0.0, 0.0)
+    for one in scrapes:
+        for key, value in one.runs.items():
+            total.runs[key] = total.runs.get(key, 0.0) + value
+        for le, value in one.lag_buckets.items():
+            total.lag_buckets[le] = total.lag_buckets.get(le, 0.0) + value
+        total.lag_count += one.lag_count
+        total.lag_sum += one.lag_sum
+    return total
+
+
 def scrape(url: str) -> Scrape:
     runs: dict[str, float] = {}
     buckets: dict[float, float] = {}
@@ -263,6 +277,7 @@ class Side:
     lag_p99: float | None = None
     lag_p99_beyond: bool = False
     lag_mean: float | None = None
+    status_changes: int | None = None
     recorded_rows: int = 0
     recorded_median: float | None = None
     recorded_p99: float | None = None
@@ -462,18 +477,32 @@ def run_leitstand(
         stderr=subprocess.DEVNULL,
         timeout=120,
     )
-    port = free_port()
-    log = (work / "probes.log").open("wb")
-    proc = procs.start(
-        [flask, "--app", "app", "probes", "run", "--metrics", f"127.0.0.1:{port}"],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
+    workers = []
+    for n in range(args.workers):
+        port = free_port()
+        log = (work / f"probes-{n}.log").open("wb")
+        proc = procs.start(
+            [
+                *args.probes_command,
+                "--app",
+                "app",
+                "probes",
+                "run",
+                "--metrics",
+                f"127.0.0.1:{port}",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        workers.append((proc, f"http://127.0.0.1:{port}/metrics"))
+    for proc, metrics in workers:
+        wait_for_http(metrics, proc, timeout=60)
+    print(
+        f"  {name}: {args.components} components every {interval:g}s"
+        f" ({args.workers} worker process(es)); warm-up {args.warmup}s"
     )
-    metrics = f"http://127.0.0.1:{port}/metrics"
-    wait_for_http(metrics, proc, timeout=60)
-    print(f"  {name}: {args.components} components every {interval:g}s; warm-up {args.warmup}s")
     time.sleep(args.warmup)
 
     ref = None
@@ -493,22 +522,24 @@ def run_leitstand(
             stdout=subprocess.DEVNULL,
         )
 
-    first = scrape(metrics)
-    cpu0, nginx0, box0 = cpu_seconds(proc.pid), tree_cpu_seconds(nginx.pid), box_busy_seconds()
+    def measure() -> tuple[Scrape, float, float, tuple[float, float]]:
+        scrapes = [scrape(metrics) for _, metrics in workers]
+        cpu = sum(cpu_seconds(proc.pid) for proc, _ in workers)
+        return merge(scrapes), cpu, tree_cpu_seconds(nginx.pid), box_busy_seconds()
+
+    first, cpu0, nginx0, box0 = measure()
     wall0, started = datetime.now(UTC), time.monotonic()
     print(f"  {name}: measuring {args.duration}s")
     time.sleep(args.duration)
-    last = scrape(metrics)
-    cpu1, nginx1, box1 = cpu_seconds(proc.pid), tree_cpu_seconds(nginx.pid), box_busy_seconds()
+    last, cpu1, nginx1, box1 = measure()
     wall1 = datetime.now(UTC)
     side.seconds = time.monotonic() - started
-    side.peak_rss_mb = peak_rss_mb(proc.pid)
-    side.threads = status_field(proc.pid, "Threads")
-    code = procs.stop(proc, timeout=60.0)
-    if code not in (0, None):
-        side.notes.append(f"probes run exited with {code}")
-    if proc.returncode is None or proc.returncode < 0:
-        side.notes.append("probes run did not stop on SIGTERM")
+    side.peak_rss_mb = sum(peak_rss_mb(proc.pid) for proc, _ in workers)
+    side.threads = sum(status_field(proc.pid, "Threads") for proc, _ in workers)
+    for proc, _ in workers:
+        code = procs.stop(proc, timeout=60.0)
+        if code != 0:
+            side.notes.append(f"probes run exited with {code} (negative: killed by a signal)")
 
     side.checks = sum(last.runs.values()) - sum(first.runs.values())
     side.failures = side.checks - (last.runs.get("success", 0) - first.runs.get("success", 0))
@@ -532,6 +563,10 @@ def run_leitstand(
             " AND latency_seconds IS NOT NULL",
             (sqlite_time(wall0), sqlite_time(wall1)),
         ).fetchall()
+        side.status_changes = conn.execute(
+            "SELECT count(*) FROM component_changes WHERE at >= ? AND at < ?",
+            (sqlite_time(wall0), sqlite_time(wall1)),
+        ).fetchone()[0]
     latencies = [r[0] for r in rows]
     side.recorded_rows = len(latencies)
     side.recorded_median = percentile(latencies, 0.5)
@@ -588,6 +623,14 @@ def verdict(ok: bool | None) -> str:
     return "n/a " if ok is None else "PASS" if ok else "FAIL"
 
 
+def other_load(side: Side) -> float | None:
+    """Cores the rest of the machine used meanwhile: noise from outside the bench."""
+    if not side.seconds:
+        return None
+    ours = side.cpu_seconds + side.nginx_cpu_seconds + (side.driver_cpu_seconds or 0.0)
+    return max(0.0, side.box_busy_cores - ours / side.seconds)
+
+
 def report(sides: dict[str, Side], args) -> list[tuple[str, str, bool | None]]:
     """Print the table and the targets; returns (target, figure, passed)."""
     cols = [s for s in (sides.get(k) for k in ("blackbox", "saturation", "paced")) if s]
@@ -597,6 +640,8 @@ def report(sides: dict[str, Side], args) -> list[tuple[str, str, bool | None]]:
         ("CPU-s / 1000 checks", lambda s: num(s.cpu_per_1000, ".3f")),
         ("cores used", lambda s: num(s.cores_used, ".2f")),
         ("box busy (cores)", lambda s: num(s.box_busy_cores, ".2f")),
+        ("other load (cores)", lambda s: num(other_load(s), ".2f")),
+        ("status changes", lambda s: num(s.status_changes, "d")),
         ("nginx CPU-s", lambda s: num(s.nginx_cpu_seconds, ".1f")),
         ("peak RSS", lambda s: f"{s.peak_rss_mb:.0f} MB"),
         ("threads", lambda s: num(s.threads, "d")),
@@ -615,7 +660,8 @@ def report(sides: dict[str, Side], args) -> list[tuple[str, str, bool | None]]:
     print(f"code under test: {code_version()}")
     print(
         f"{args.components} components, {args.duration}s measured per phase "
-        f"(after {args.warmup}s warm-up); saturation = interval 1s, paced = interval 10s"
+        f"(after {args.warmup}s warm-up); saturation = interval {args.saturation_interval:g}s,"
+        f" paced = interval 10s; {args.workers} Leitstand worker process(es)"
     )
     print(f"{'':24}" + "".join(f"{s.name:>22}" for s in cols))
     for label, show in rows:
@@ -705,9 +751,24 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--concurrency", type=int, default=0, help="scheduler.concurrency (default: the app's)"
     )
     parser.add_argument(
+        "--workers", type=int, default=1, help="Leitstand probe processes sharing the checks"
+    )
+    parser.add_argument(
+        "--saturation-interval",
+        type=float,
+        default=1.0,
+        help="probe interval of the saturation phase (seconds)",
+    )
+    parser.add_argument(
         "--phases",
         default="blackbox,saturation,paced",
         help="comma-separated subset of blackbox, saturation, paced",
+    )
+    parser.add_argument(
+        "--probes-command",
+        default=str(VENV_BIN / "flask"),
+        help="command that stands for `flask` when starting `probes run` (for experiments"
+        " and profilers, e.g. 'py-spy record -o prof.svg -- .venv/bin/flask')",
     )
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs, DBs)")
@@ -717,6 +778,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     if args.quick:
         args.duration = 15
     args.blackbox_warmup = min(5, args.warmup)
+    args.probes_command = shlex.split(args.probes_command)
     return args
 
 
@@ -725,6 +787,7 @@ def bench_environment(keep: bool) -> Iterator[tuple[Processes, Path]]:
     procs = Processes()
     tmp = Path(tempfile.mkdtemp(prefix="leitstand-bench-"))
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started as ignored
     try:
         yield procs, tmp
     finally:
@@ -764,7 +827,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     port,
                     args,
                     name="saturation",
-                    interval=1.0,
+                    interval=args.saturation_interval,
                     reference=False,
                 )
             if "paced" in phases:
