@@ -1,7 +1,10 @@
 """The HTTP(S) probe: one request, its response judged against ``expect`` (DESIGN §5).
 
 Each worker thread keeps one ``requests.Session``, so connections to a target are reused
-from one run to the next; cookies are not kept between runs. The deadline bounds connect
+from one run to the next; cookies are not kept between runs. A probe's request is prepared
+once (headers, body, basic auth from the URL, proxies and CA bundle from the environment,
+as ``requests`` would take them) and sent as a copy on every run: preparing it anew each
+time cost more CPU than the request itself (docs/benchmarks.md). The deadline bounds connect
 and headers together (urllib3's total timeout) and then every read of the body, so a
 target that drips its body fails at the deadline too. Only the DNS lookup is unbounded.
 
@@ -12,9 +15,11 @@ followed), without our reading and checking of the body.
 
 from __future__ import annotations
 
+import functools
 import http.client
 import json
 import logging
+import os
 import re
 import ssl
 import threading
@@ -80,36 +85,56 @@ def _session() -> requests.Session:
     session = getattr(_local, "session", None)
     if session is None:
         session = requests.Session()
+        # What requests would read from the environment on every request is read once,
+        # per probe, in _prepared().
+        session.trust_env = False
         adapter = _Adapter(pool_connections=256, pool_maxsize=4, max_retries=0)
         session.mount("http://", adapter)
         session.mount("https://", adapter)
-        session.headers["User-Agent"] = USER_AGENT
         # Runs must not depend on each other; cookies still flow within a redirect chain.
         session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
         _local.session = session
     return session
 
 
+@functools.lru_cache(maxsize=8192)
+def _prepared(
+    method: str, url: str, headers: tuple[tuple[str, str], ...], body: str | None
+) -> tuple[requests.PreparedRequest, dict[str, str], str | bool]:
+    """The request to send for these settings, with its proxies and CA bundle."""
+    request = requests.Request(
+        method,
+        url,
+        headers={**requests.utils.default_headers(), "User-Agent": USER_AGENT, **dict(headers)},
+        data=body.encode() if body is not None else None,
+    ).prepare()
+    proxies = requests.utils.get_environ_proxies(url)
+    ca_bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    return request, proxies, ca_bundle or True
+
+
 def _send(spec: HttpProbe, deadline: Deadline) -> requests.Response:
     """Send the request and return once the headers are in; the body is left to read."""
+    request, proxies, ca_bundle = _prepared(
+        spec.method, spec.url, tuple(spec.headers.items()), spec.body
+    )
     options: dict[str, Any] = {
-        "headers": spec.headers,
-        "data": spec.body.encode() if spec.body is not None else None,
         "allow_redirects": spec.follow_redirects,
         "stream": True,
-        "verify": spec.ca_file or True,
+        "verify": spec.ca_file or ca_bundle,
         "cert": _client_cert(spec),
+        "proxies": proxies,
     }
     session = _session()
     _local.deadline = deadline
     try:
         if spec.verify_tls:
-            return session.request(spec.method, spec.url, **options)
+            return session.send(request.copy(), **options)
         _warn_unverified(spec.url)
         with warnings.catch_warnings():
             # Said once per URL in our log instead of once per request by urllib3.
             warnings.simplefilter("ignore", InsecureRequestWarning)
-            return session.request(spec.method, spec.url, **{**options, "verify": False})
+            return session.send(request.copy(), **{**options, "verify": False})
     finally:
         _local.deadline = None
 

@@ -274,6 +274,25 @@ def test_it_keeps_no_cookies_between_runs(server):
     assert "Cookie" not in received.headers
 
 
+def test_it_goes_through_the_proxy_the_environment_names(server, monkeypatch):
+    # The loopback server plays the proxy: it receives the absolute URL.
+    monkeypatch.setenv("HTTP_PROXY", server.url)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    result = run("http://through-proxy.invalid/ok")
+    assert (result.ok, result.http_status_code) == (True, 200)
+    assert [r.path for r in server.requests if "through-proxy" in r.path] == [
+        "http://through-proxy.invalid/ok"
+    ]
+
+
+def test_it_skips_the_proxy_for_hosts_in_no_proxy(server, monkeypatch):
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{closed_port()}")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    result = run(server.url + "/ok?no-proxy")
+    assert (result.ok, result.error) == (True, None)
+
+
 # -- HTTPS -------------------------------------------------------------------------------
 def test_it_verifies_https_with_ca_file(https, certs):
     result = run(https.url + "/ok", ca_file=str(certs["good"].ca_file))
@@ -334,7 +353,7 @@ def test_it_never_raises_when_requests_breaks(server, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("boom at 0x7f3a")
 
-    monkeypatch.setattr(requests.Session, "request", broken)
+    monkeypatch.setattr(requests.Session, "send", broken)
     result = run(server.url + "/ok")
     assert (result.ok, result.http_status_code) == (False, None)
     assert result.error == "boom at 0x7f3a" and result.duration_seconds >= 0
