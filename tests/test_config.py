@@ -272,6 +272,15 @@ def test_the_example_config_is_valid_and_offline():
             assert probe.type == "heartbeat" or "127.0.0.1" in target, component.id
 
 
+@pytest.mark.parametrize("environ, port", [({}, 8080), ({"PORT": "18555"}, 18555)])
+def test_the_example_config_probes_the_port_the_app_listens_on(environ, port):
+    config = load_config(ROOT / "status.example.yaml", environ=environ)
+    probes = [p for c in config.components for p in c.probes if p.type != "heartbeat"]
+    assert {p.port for p in probes if p.type == "tcp"} == {port}
+    assert {p.url.split("/")[2] for p in probes if p.type == "http"} == {f"127.0.0.1:{port}"}
+    assert config.site.url == f"http://127.0.0.1:{port}"
+
+
 def test_it_looks_up_components_and_groups(tmp_path):
     config = load_config(write(tmp_path, HOLDER_CONFIG), environ={})
     assert config.site.url == "https://status.test.example"

@@ -169,6 +169,35 @@ def test_it_serves_reloads_and_stops_cleanly(tmp_path):
     assert [text for text in stderr.splitlines() if not line.match(text)] == []
 
 
+def test_the_example_config_probes_the_app_on_its_port(tmp_path):
+    # The example as `PORT=... make run` uses it, with probes every second to keep it fast.
+    example = (ROOT / "status.example.yaml").read_text()
+    example = re.sub(r"interval: \w+", "interval: 1s", example).replace(
+        "timeout: 5s", "timeout: 900ms"
+    )
+    env = environment(tmp_path, SECRET_KEY=SECRET)
+    Path(env["STATUS_CONFIG"]).write_text(example)
+    proc = start(env)
+    try:
+        wait_healthy(proc, env["PORT"])
+        succeeded = wait_for(
+            lambda: probe_successes(f"http://127.0.0.1:{env['PORT']}/metrics"),
+            lambda ok: ok >= {"sip-gateway", "media-relay", "agent-desktop", "reporting", "api"},
+        )
+        assert "call-recording" not in succeeded  # a heartbeat nobody pings
+    finally:
+        proc.kill()
+        proc.communicate()
+
+
+def probe_successes(url: str) -> set[str]:
+    """The components with a succeeding probe, from `probe_success` on /metrics."""
+    with urllib.request.urlopen(url, timeout=5) as response:
+        text = response.read().decode()
+    found = re.findall(r'^probe_success\{[^}]*component="([^"]+)"[^}]*\} 1\.0$', text, re.M)
+    return set(found)
+
+
 def wait_for(fetch, done, timeout: float = 10):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
