@@ -169,6 +169,47 @@ def test_it_serves_reloads_and_stops_cleanly(tmp_path):
     assert [text for text in stderr.splitlines() if not line.match(text)] == []
 
 
+def test_sighup_alone_reloads_an_edit_the_file_watcher_cannot_see(tmp_path):
+    env = environment(tmp_path, SECRET_KEY=SECRET)
+    config = Path(env["STATUS_CONFIG"])
+    healthz = f"http://127.0.0.1:{env['PORT']}/healthz"
+    proc = start(env)
+    try:
+        assert wait_healthy(proc, env["PORT"])["config"] == "ok"
+
+        # Same size and mtime: the watcher's (mtime, size) stamp does not move.
+        rewrite_unseen(config, MINIMAL_CONFIG.replace("name: Website", "nome: Website"))
+        time.sleep(2.5)  # longer than the watcher's 2 s poll
+        assert get_json(healthz)[1]["config"] == "ok"
+        proc.send_signal(signal.SIGHUP)
+        body = wait_for(lambda: get_json(healthz)[1], lambda b: b["config"] != "ok")
+        assert "components[1].nome: unknown key" in body["config"]
+
+        rewrite_unseen(config, MINIMAL_CONFIG.replace("Test Cloud", "Tost Cloud"))
+        proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: get_json(healthz)[1], lambda b: b["config"] == "ok")
+        wait_for(
+            lambda: (
+                urllib.request.urlopen(f"http://127.0.0.1:{env['PORT']}/", timeout=5)
+                .read()
+                .decode()
+            ),
+            lambda html: "Tost Cloud Status" in html,
+            timeout=5,
+        )
+    finally:
+        proc.kill()
+        proc.communicate()
+
+
+def rewrite_unseen(path: Path, text: str) -> None:
+    """Replace the file's content, keeping its size and modification time."""
+    before = path.stat()
+    assert len(text.encode()) == before.st_size
+    path.write_text(text)
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+
+
 def test_the_example_config_probes_the_app_on_its_port(tmp_path):
     # The example as `PORT=... make run` uses it, with probes every second to keep it fast.
     example = (ROOT / "status.example.yaml").read_text()
