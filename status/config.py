@@ -405,21 +405,27 @@ def load_config(path: str | os.PathLike, environ: Mapping[str, str] | None = Non
             [f"{name}: (top level): must be a mapping of keys (site, components, ...)"]
         )
 
-    env_problems: list[tuple[str, str]] = []
-    data = _expand(data, os.environ if environ is None else environ, "", env_problems)
-    if env_problems:
-        raise ConfigError([f"{name}: {where}: {why}" for where, why in env_problems])
+    problems: list[tuple[str, str]] = []
+    data = _expand(data, os.environ if environ is None else environ, "", problems)
+    unset = [where for where, _ in problems]
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
-        problems = [
-            f"{name}: {_yaml_path(error['loc'], data)}: {_reason(error)}"
-            for error in exc.errors(include_url=False)
-        ]
-        raise ConfigError(list(dict.fromkeys(problems))) from None
-    if problems := _references(config):
-        raise ConfigError([f"{name}: {where}: {why}" for where, why in problems])
+        config = None
+        for error in exc.errors(include_url=False):
+            where = _yaml_path(error["loc"], data)
+            # A value left empty by a missing variable is reported once, as that.
+            if not any(_within(where, path) for path in unset):
+                problems.append((where, _reason(error)))
+    if config is not None:
+        problems += _references(config)
+    if problems:
+        raise ConfigError(list(dict.fromkeys(f"{name}: {where}: {why}" for where, why in problems)))
     return config
+
+
+def _within(path: str, ancestor: str) -> bool:
+    return path == ancestor or path.startswith((f"{ancestor}.", f"{ancestor}["))
 
 
 class ConfigHolder:

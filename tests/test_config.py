@@ -171,6 +171,31 @@ def test_it_lists_every_problem_on_its_own_line(tmp_path):
     ]
 
 
+def test_it_reports_missing_variables_together_with_the_other_problems(tmp_path):
+    path = write(
+        tmp_path,
+        SITE
+        + "components:\n  - {id: web, name: Web, group: nope}\n"
+        + "  - {id: db, probes: [{type: tcp, host: h, port: '${DB_PORT}'}]}\n"
+        + "smtp: {host: h, from: x@y, password: '${SMTP_PASSWORD}'}\n",
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, environ={})
+    assert caught.value.problems == [
+        f"{path}: components[1].probes[0].port: environment variable DB_PORT is not set",
+        f"{path}: smtp.password: environment variable SMTP_PASSWORD is not set",
+        f"{path}: components[1].name: required",
+    ]
+
+    path.write_text(path.read_text().replace("{id: db,", "{id: db, name: DB,"))
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, environ={"DB_PORT": "5432"})
+    assert caught.value.problems == [
+        f"{path}: smtp.password: environment variable SMTP_PASSWORD is not set",
+        f"{path}: components[0].group: unknown group 'nope'",
+    ]
+
+
 def test_it_names_an_unreadable_file(tmp_path):
     with pytest.raises(ConfigError, match=r"missing.yaml: cannot read config: No such file"):
         load_config(tmp_path / "missing.yaml")
