@@ -182,19 +182,27 @@ class Snapshot:
     def maintenance(self, maintenance_id: int) -> Maintenance | None:
         return next((m for m in self.maintenances if m.id == maintenance_id), None)
 
-    def indicator(self, now: datetime | None = None) -> Indicator:
-        """The page indicator, as Statuspage derives it."""
+    def indicator(self, now: datetime | None = None, *, last_known: bool = False) -> Indicator:
+        """The page indicator, as Statuspage derives it.
+
+        ``last_known``: from the statuses the Statuspage API reports (a silent component
+        counts with the last status it had), so the API's indicator agrees with its
+        components. The page itself judges by what it shows (``unknown`` is no outage).
+        """
         return overall_indicator(
-            [v.status for v in self.components.values()],
+            [v.known_status if last_known else v.status for v in self.components.values()],
             [i.impact for i in self.unresolved()],
             bool(self.active_maintenances(now)),
         )
 
     @property
     def updated_at(self) -> datetime:
-        """When anything the public sees last changed."""
+        """When anything the public sees last changed: components, incidents, maintenance.
+
+        Every incident counts, not only the newest: resolving an older one is a change.
+        """
         times = [v.updated_at for v in self.components.values()]
-        times += [i.updated_at for i in self.incidents[:1]]
+        times += [i.updated_at for i in self.incidents]
         times += [m.updated_at for m in self.maintenances]
         return max(times, default=self.built_at)
 

@@ -128,6 +128,39 @@ def test_the_statuspage_status_of_a_silent_component_is_the_last_one_known(db, c
     assert views["sip-gateway"].known_status == "operational"  # never knew anything
 
 
+def test_the_page_was_updated_when_any_incident_or_window_last_changed(db, config):
+    now = utcnow().replace(microsecond=0)
+    older = db.create_incident(
+        name="Old", status="investigating", impact="minor", body="x", at=now - timedelta(days=2)
+    )
+    db.create_incident(
+        name="New", status="investigating", impact="minor", body="y", at=now - timedelta(hours=1)
+    )
+    assert snapshot.build(db, config).updated_at == now - timedelta(hours=1)
+
+    db.add_incident_update(older, status="resolved", body="Fixed.", at=now - timedelta(minutes=5))
+    assert snapshot.build(db, config).updated_at == now - timedelta(minutes=5)
+
+    window = db.create_maintenance(
+        name="Upgrade",
+        body="Soon.",
+        scheduled_for=now + timedelta(days=1),
+        scheduled_until=now + timedelta(days=1, hours=1),
+        components=["website"],
+        at=now - timedelta(days=3),
+    )
+    db.add_maintenance_update(window, status="scheduled", body="Moved.", at=now)
+    assert snapshot.build(db, config).updated_at == now
+
+
+def test_the_api_indicator_counts_a_silent_component_with_its_last_status(db, config):
+    db.set_component_status("website", "major_outage", reason="down", source="probe")
+    db.set_component_status("website", "unknown", reason="no data", source="probe")
+    snap = snapshot.build(db, config)
+    assert snap.indicator(last_known=True) == Indicator.CRITICAL
+    assert snap.indicator() == Indicator.NONE  # the page shows "No data", not an outage
+
+
 def test_it_averages_the_last_24_hours_of_latency_per_hour(db, config):
     now = datetime.now(UTC).replace(minute=30, second=0, microsecond=0)
     hour = now.replace(minute=0)
