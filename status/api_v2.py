@@ -9,8 +9,8 @@ clock matters), and served through :func:`status.public_cache.cached` with an ET
 Where our data differs from Atlassian's model: component ids are the config slugs;
 incident and maintenance ids are our numeric ids as strings (the same as in their public
 URLs); a component we have no data for reports the last status known (the API has no
-"no data"); groups are component objects with ``group: true`` whose status is the worst
-of their children's.
+"no data"), and the page indicator counts it the same way; groups are component objects
+with ``group: true`` whose status is the worst of their children's.
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ class Document:
         }
 
     def status(self) -> Json:
-        indicator = Indicator(self.snapshot.indicator(self.now))
+        indicator = Indicator(self.snapshot.indicator(self.now, last_known=True))
         return {"indicator": indicator.value, "description": INDICATOR_DESCRIPTIONS[indicator]}
 
     # -- components ----------------------------------------------------------------------

@@ -329,6 +329,18 @@ def test_it_never_says_unknown_but_the_last_status_known(client, store):
     assert {c["id"]: c["status"] for c in components}["website"] == "degraded_performance"
 
 
+def test_its_overall_status_agrees_with_the_components_it_reports(client, store):
+    store.set_component_status("website", "major_outage", reason="down", source="probe")
+    store.set_component_status("website", "unknown", reason="no data", source="probe")
+
+    summary = get(client, "/api/v2/summary.json")
+
+    assert {c["id"]: c["status"] for c in summary["components"]}["website"] == "major_outage"
+    critical = {"indicator": "critical", "description": "Major Service Outage"}
+    assert summary["status"] == critical
+    assert get(client, "/api/v2/status.json")["status"] == critical
+
+
 def test_it_describes_an_incident_with_its_timeline(client, populated):
     incidents = get(client, "/api/v2/incidents.json")["incidents"]
 
