@@ -8,7 +8,7 @@ import sqlite3
 from pathlib import Path
 
 from status import migrate
-from status.store import Store
+from status.store import Store, create_private_file
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +36,7 @@ def backup(store: Store, dest: str | os.PathLike) -> Path:
     dest = Path(dest)
     tmp = dest.with_name(dest.name + ".partial")
     tmp.unlink(missing_ok=True)
+    create_private_file(tmp)  # it holds subscribers' addresses
     raw = store.engine.raw_connection()
     try:
         target = sqlite3.connect(tmp)

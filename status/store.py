@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -25,10 +26,15 @@ def utcnow() -> datetime:
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for ``url``: SQLite gets WAL, a busy timeout and foreign keys."""
+    """An engine for ``url``: SQLite gets WAL, a busy timeout and foreign keys, and a
+    database file only its owner can read."""
     parsed = sa.make_url(url)
     if parsed.get_backend_name() == "sqlite":
         engine = sa.create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        path = parsed.database
+        if path and path != ":memory:" and not parsed.query.get("uri"):
+            # Before the driver opens it, so that SQLite never creates it world-readable.
+            sa.event.listen(engine, "do_connect", lambda *_: create_private_file(path))
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     if parsed.get_backend_name() == "postgresql":
@@ -36,6 +42,14 @@ def make_engine(url: str) -> Engine:
         # server is away; pre-ping replaces connections a restart has severed.
         return sa.create_engine(parsed, connect_args={"connect_timeout": 3}, pool_pre_ping=True)
     raise ValueError(f"DATABASE_URL: unsupported database {parsed.get_backend_name()!r}")
+
+
+def create_private_file(path: str | os.PathLike) -> None:
+    """Create an empty file with mode 0600 unless it exists (an empty file is an empty
+    SQLite database). SQLite gives the -wal and -shm files it adds the same mode."""
+    # OSError: it exists, or SQLite will say in its own words why it cannot be created.
+    with suppress(OSError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:

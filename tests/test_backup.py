@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import os
 import sqlite3
+import stat
 import threading
 
 import pytest
@@ -60,6 +62,15 @@ def test_it_takes_a_consistent_backup_while_writes_happen(sqlite_db, tmp_path):
     assert changes == version
     assert 20 <= changes <= during + 1
     assert not (tmp_path / "snap.db.partial").exists()
+
+
+def test_it_writes_the_backup_readable_by_its_owner_only(sqlite_db, tmp_path):
+    old = os.umask(0o022)
+    try:
+        dest = backup.backup(sqlite_db, tmp_path / "snap.db")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(dest.stat().st_mode) == 0o600
 
 
 def test_it_restores_a_backup_round_trip_equal(sqlite_db, tmp_path):

@@ -1,10 +1,15 @@
 from __future__ import annotations
 
+import os
+import stat
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+import sqlalchemy as sa
 
+from status import migrate
 from status.models import ComponentStatus
+from status.store import make_engine
 
 
 def test_it_records_each_status_change_once_with_the_new_state(db):
@@ -47,3 +52,36 @@ def test_it_refuses_naive_datetimes(db):
         db.set_component_status(
             "web", "operational", reason="x", source="console", at=datetime(2026, 1, 1)
         )
+
+
+@pytest.fixture
+def world_readable_umask():
+    old = os.umask(0o022)
+    yield
+    os.umask(old)
+
+
+def test_it_creates_the_sqlite_database_and_its_wal_files_private(tmp_path, world_readable_umask):
+    path = tmp_path / "leitstand.db"
+    engine = make_engine(f"sqlite:///{path}")
+    assert not path.exists()  # nothing on disk before the first connection
+    try:
+        migrate.upgrade(engine)
+        with engine.connect() as conn:  # held open, so the -wal and -shm files stay
+            conn.execute(sa.text("SELECT 1"))
+            modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in tmp_path.glob("leitstand.db*")}
+    finally:
+        engine.dispose()
+    assert modes == {"leitstand.db": 0o600, "leitstand.db-wal": 0o600, "leitstand.db-shm": 0o600}
+
+
+def test_it_leaves_the_mode_of_an_existing_sqlite_database_alone(tmp_path):
+    path = tmp_path / "shared.db"
+    path.touch(mode=0o640)
+    os.chmod(path, 0o640)
+    engine = make_engine(f"sqlite:///{path}")
+    try:
+        migrate.upgrade(engine)
+    finally:
+        engine.dispose()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
