@@ -1,9 +1,11 @@
 """Leitstand: create_app() for WSGI servers and the CLI; ``python app.py`` runs it all in one.
 
 gunicorn "app:create_app()"          web only (any number of processes)
-flask --app app probes run           probe worker      (see README)
-flask --app app notify run           notification worker
-python app.py                        all-in-one: web + workers, one process (make run)
+flask --app app probes run           probe worker (see README)
+python app.py                        all-in-one: web + probe scheduler + config watcher,
+                                     one process (make run)
+
+There is no notifier yet: email and webhooks arrive with the subscribers feature.
 """
 
 from __future__ import annotations
@@ -41,8 +43,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     configure_logging(app.config["LOG_LEVEL"])
     os.makedirs(app.instance_path, exist_ok=True)
 
-    # Under the `flask` command line a missing secret or a broken config is reported
-    # by the commands that need them, so `config check` and `db upgrade` still work.
+    # The `flask` commands sign nothing, so they need no secret; a broken config is
+    # reported by the commands that need one, so `config check` and `db upgrade` work.
     in_cli = click.get_current_context(silent=True) is not None
     if not app.testing and not in_cli:
         require_secret_key(app.config)
