@@ -60,20 +60,15 @@ class ProbeMetrics:
             registry=r,
         )
         self.inflight = Gauge("leitstand_probe_inflight", "Probes running now", registry=r)
+        self._series: dict[tuple[str, str], _Series] = {}
 
     def prepare(self, component: str, probe: str, probe_type: str) -> None:
         """Create a check's series up front, so they exist before its first run."""
-        labels = (component, probe, self.region)
-        self.success.labels(*labels)
-        self.duration_seconds.labels(*labels)
-        for attribute, _field, types in TYPE_SPECIFIC:
-            if probe_type in types:
-                getattr(self, attribute).labels(*labels)
-        for result in RESULTS:
-            self.runs.labels(component, probe, result)
+        self._series[(component, probe)] = _Series(self, component, probe, probe_type)
 
     def forget(self, component: str, probe: str, probe_type: str) -> None:
         """Drop a removed check's series."""
+        self._series.pop((component, probe), None)
         labels = (component, probe, self.region)
         for gauge in (self.success, self.duration_seconds):
             _remove(gauge, labels)
@@ -84,15 +79,45 @@ class ProbeMetrics:
             _remove(self.runs, (component, probe, result))
 
     def observe(self, component: str, probe: str, result: ProbeResult) -> None:
-        labels = (component, probe, self.region)
-        self.success.labels(*labels).set(1 if result.ok else 0)
-        self.duration_seconds.labels(*labels).set(result.duration_seconds)
+        series = self._series.get((component, probe))
+        if series is None:  # observed without prepare(): a type-agnostic set of series
+            series = self._series[(component, probe)] = _Series(self, component, probe, None)
+        series.observe(result)
+
+
+class _Series:
+    """One check's children of every metric, looked up once rather than on every run."""
+
+    __slots__ = ("duration", "labels", "metrics", "outcomes", "specific", "success")
+
+    def __init__(
+        self, metrics: ProbeMetrics, component: str, probe: str, probe_type: str | None
+    ) -> None:
+        self.metrics = metrics
+        self.labels = labels = (component, probe, metrics.region)
+        self.success = metrics.success.labels(*labels)
+        self.duration = metrics.duration_seconds.labels(*labels)
+        self.outcomes = {r: metrics.runs.labels(component, probe, r) for r in RESULTS}
+        # Those of its type now; without a type, each once it is first measured.
+        self.specific = {
+            field: getattr(metrics, attribute).labels(*labels)
+            for attribute, field, types in TYPE_SPECIFIC
+            if probe_type in types
+        }
+
+    def observe(self, result: ProbeResult) -> None:
+        self.success.set(1 if result.ok else 0)
+        self.duration.set(result.duration_seconds)
         for attribute, field, _types in TYPE_SPECIFIC:
             value = getattr(result, field)
             if value is not None:
-                getattr(self, attribute).labels(*labels).set(value)
+                gauge = self.specific.get(field)
+                if gauge is None:
+                    gauge = getattr(self.metrics, attribute).labels(*self.labels)
+                    self.specific[field] = gauge
+                gauge.set(value)
         outcome = "failure" if not result.ok else "degraded" if result.degraded else "success"
-        self.runs.labels(component, probe, outcome).inc()
+        self.outcomes[outcome].inc()
 
 
 def _remove(metric, labels) -> None:

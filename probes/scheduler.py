@@ -24,15 +24,21 @@ import time
 import uuid
 import zlib
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime
 
 from probes import base, dns, heartbeat, http, tcp, tls
 from probes.metrics import ProbeMetrics
-from probes.state import RegionVerdict, Streak, check_verdict, component_status
+from probes.state import (
+    STALE_AFTER_INTERVALS,
+    RegionVerdict,
+    Streak,
+    check_verdict,
+    component_status,
+)
 from status import rollup
 from status.config import Component, Config
+from status.models import ComponentStatus
 from status.store import Store, utcnow
 
 log = logging.getLogger(__name__)
@@ -109,13 +115,42 @@ class Ownership:
 
 # -- recording ---------------------------------------------------------------------------------
 class Recorder:
-    """Turns results into streaks, stored rows and component status."""
+    """Turns results into streaks, stored rows and component status.
 
-    def __init__(self, store: Store, config: Callable[[], Config], region: str):
+    A component's status is derived again only when one of its checks changed verdict or
+    comes back from silence, when a maintenance window covering it opened or closed, or
+    when it was last seen without data; the sweep (``update_components(None, ...)``)
+    derives every component. ``statuses`` is this worker's view of the stored statuses,
+    renewed by each sweep: a hint for that last condition only.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        config: Callable[[], Config],
+        region: str,
+        *,
+        lateness: Callable[[], float] = lambda: 0.0,
+        max_late: float = 15.0,
+    ):
         self.store = store
         self.config = config
         self.region = region
+        self.lateness = lateness
+        self.max_late = max_late
         self.streaks: dict[tuple[str, str], Streak] = {}
+        self.last_at: dict[tuple[str, str], datetime] = {}
+        self.statuses: dict[str, str] | None = None
+        self.maintenance: set[str] = set()  # components in maintenance at the last look
+
+    def late(self) -> dict[str, float]:
+        """How far behind schedule this region's worker is, bounded by ``max_late``.
+
+        An overloaded worker's checks run late, not never: counting that as silence made
+        every component flap between its status and "no data". Beyond ``max_late`` (the
+        lease time: when a dead worker's checks would be taken over) it is silence again.
+        """
+        return {self.region: min(max(self.lateness(), 0.0), self.max_late)}
 
     def record(self, batch: list[tuple[Check, base.ProbeResult]], now: datetime | None = None):
         """Store a batch of results and update the status of the components they touch."""
@@ -123,10 +158,12 @@ class Recorder:
             return
         now = now or utcnow()
         self._load_streaks({check.key for check, _ in batch})
-        rows, states = [], {}
+        statuses = self._statuses()
+        rows, states, touched = [], {}, set()
         for check, result in batch:
             component = check.component
-            streak = self.streaks.get(check.key, Streak()).advance(
+            before = self.streaks.get(check.key, Streak())
+            streak = before.advance(
                 ok=result.ok,
                 degraded=result.degraded,
                 failure_threshold=component.failure_threshold,
@@ -134,6 +171,15 @@ class Recorder:
             )
             self.streaks[check.key] = streak
             at = result.started_at or now
+            previous = self.last_at.get(check.key)
+            self.last_at[check.key] = at
+            if (
+                streak.verdict != before.verdict
+                or previous is None
+                or (at - previous).total_seconds() > check.spec.interval * STALE_AFTER_INTERVALS
+                or statuses.get(component.id) in (None, ComponentStatus.UNKNOWN)
+            ):
+                touched.add(component.id)
             rows.append(
                 {
                     "component_id": component.id,
@@ -163,7 +209,11 @@ class Recorder:
                 "last_error": result.error,
             }
         self.store.record_probe_results(rows, list(states.values()))
-        self.update_components({check.component.id for check, _ in batch}, now)
+        maintenance = self.store.active_maintenance_components(now)
+        touched |= maintenance ^ self.maintenance
+        if touched:
+            self.update_components(touched, now, maintenance=maintenance)
+        self.maintenance = maintenance
 
     def _load_streaks(self, keys: set[tuple[str, str]]) -> None:
         """Pick up where another worker left off (after a takeover or a restart)."""
@@ -176,8 +226,16 @@ class Recorder:
                 self.streaks[key] = Streak(
                     row.verdict, row.failures, row.successes, row.slow, row.clean
                 )
+                self.last_at[key] = row.last_result_at
 
-    def update_components(self, component_ids: set[str] | None, now: datetime) -> None:
+    def _statuses(self, reload: bool = False) -> dict[str, str]:
+        if self.statuses is None or reload:
+            self.statuses = {cid: s.status for cid, s in self.store.component_states().items()}
+        return self.statuses
+
+    def update_components(
+        self, component_ids: set[str] | None, now: datetime, maintenance: set[str] | None = None
+    ) -> None:
         """Derive and store the status of these components (None: all probed ones)."""
         config = self.config()
         components = [
@@ -185,13 +243,21 @@ class Recorder:
             for c in config.components
             if c.probes and (component_ids is None or c.id in component_ids)
         ]
+        if component_ids is None:
+            current = self._statuses(reload=True)
+        else:  # read afresh: another region's worker may have written since
+            current = {
+                cid: state.status
+                for cid, state in self.store.component_states([c.id for c in components]).items()
+            }
         if not components:
             return
         by_check: dict[tuple[str, str], list] = {}
         for row in self.store.probe_states([c.id for c in components]):
             by_check.setdefault((row.component_id, row.probe), []).append(row)
-        maintenance = self.store.active_maintenance_components(now)
-        current = {cid: state.status for cid, state in self.store.component_states().items()}
+        if maintenance is None:
+            maintenance = self.maintenance = self.store.active_maintenance_components(now)
+        late = self.late()
         for component in components:
             verdicts, reasons = [], []
             for spec in component.probes:
@@ -201,6 +267,7 @@ class Recorder:
                     quorum=component.quorum,
                     interval=spec.interval,
                     now=now,
+                    late=late,
                 )
                 verdicts.append(verdict)
                 errors = sorted({r.last_error for r in regions if r.last_error})
@@ -219,6 +286,7 @@ class Recorder:
                 at=now,
                 auto_incident=component.name if component.auto_incident else None,
             )
+            self._statuses()[component.id] = status
 
 
 # -- the scheduler -----------------------------------------------------------------------------
@@ -245,20 +313,31 @@ class Scheduler:
         self.metrics = metrics or ProbeMetrics(region=region)
         self.worker_id = worker_id or f"{region}-{uuid.uuid4().hex[:12]}"
         self.ownership = Ownership(store, region, self.worker_id, lease_seconds)
-        self.recorder = Recorder(store, config, region)
+        self.behind = 0.0  # how late the latest check started against its schedule
+        self.recorder = Recorder(
+            store, config, region, lateness=lambda: self.behind, max_late=lease_seconds
+        )
         self.lease_seconds = lease_seconds
         self.flush_seconds = flush_seconds
         self.sweep_seconds = sweep_seconds
         self.drain_seconds = drain_seconds
         self.housekeeping_seconds = housekeeping_seconds
         self.results: queue.SimpleQueue = queue.SimpleQueue()
-        self.running: dict[tuple[str, str], Future] = {}
+        # The pool: probe threads take (check, due) from the queue; None stops one.
+        self._todo: queue.SimpleQueue[tuple[Check, float] | None] = queue.SimpleQueue()
+        self._pending: set[tuple[str, str]] = set()  # queued or running
+        self._draining = False
         self._lock = threading.Lock()
 
     # The dispatcher: one thread, a heap of due times (time.monotonic()).
     def run(self, stopping: threading.Event) -> None:
         config = self.config()
-        pool = ThreadPoolExecutor(config.scheduler.concurrency, thread_name_prefix="probe")
+        pool = [
+            threading.Thread(target=self._probe_loop, name=f"probe-{n}", daemon=True)
+            for n in range(config.scheduler.concurrency)
+        ]
+        for thread in pool:
+            thread.start()
         recorder = threading.Thread(
             target=self._record_loop, args=(stopping,), name="probe-recorder", daemon=True
         )
@@ -289,7 +368,7 @@ class Scheduler:
                         nxt = now + interval - ((now - due) % interval)
                     heapq.heappush(heap, (nxt, seq, key))
                     if check.shard in self.ownership.shards:
-                        self._submit(pool, check, due)
+                        self._submit(check, due)
                 wait = min(heap[0][0] - time.monotonic() if heap else 1.0, 0.5)
                 stopping.wait(max(wait, 0.0))
         finally:
@@ -329,16 +408,30 @@ class Scheduler:
         except Exception:
             log.exception("could not renew probe leases; keeping the current shards")
 
-    def _submit(self, pool: ThreadPoolExecutor, check: Check, due: float) -> None:
+    def _submit(self, check: Check, due: float) -> None:
         with self._lock:
-            if check.key in self.running:
+            if check.key in self._pending:
                 return  # still running from last time (a hanging target): don't pile up
-            self.metrics.inflight.inc()
-            self.running[check.key] = pool.submit(self._run_one, check, due)
+            self._pending.add(check.key)
+        self.metrics.inflight.inc()
+        self._todo.put((check, due))
+
+    def _probe_loop(self) -> None:
+        """One thread of the pool: run what is due until told to stop."""
+        while (item := self._todo.get()) is not None:
+            check, due = item
+            try:
+                if not self._draining:  # when stopping, the ones not yet started are dropped
+                    self._run_one(check, due)
+            finally:
+                with self._lock:
+                    self._pending.discard(check.key)
+                self.metrics.inflight.dec()
 
     def _run_one(self, check: Check, due: float) -> None:
         try:
-            self.metrics.lag.observe(max(0.0, time.monotonic() - due))
+            self.behind = max(0.0, time.monotonic() - due)
+            self.metrics.lag.observe(self.behind)
             if check.spec.type == "heartbeat":
                 row = self.store.heartbeat(*check.key)
                 result = heartbeat.evaluate(check.spec, row, utcnow())
@@ -349,10 +442,6 @@ class Scheduler:
                 self.results.put((check, result))
         except Exception:  # the store (heartbeats) may be away; the worker carries on
             log.exception("check %s/%s could not run", *check.key)
-        finally:
-            with self._lock:
-                self.running.pop(check.key, None)
-                self.metrics.inflight.dec()
 
     def _record_loop(self, stopping: threading.Event) -> None:
         next_sweep = time.monotonic() + self.sweep_seconds
@@ -397,15 +486,13 @@ class Scheduler:
             for item in batch[-10000:]:
                 self.results.put(item)
 
-    def _drain(self, pool: ThreadPoolExecutor) -> None:
+    def _drain(self, pool: list[threading.Thread]) -> None:
         """Finish in-flight probes (bounded wait), drop the ones not yet started."""
-        pool.shutdown(wait=False, cancel_futures=True)
-        with self._lock:
-            for key, future in list(self.running.items()):
-                if future.cancelled():
-                    del self.running[key]
-                    self.metrics.inflight.dec()
-            pending = list(self.running.values())
-        wait(pending, timeout=self.drain_seconds)
-        if self.running:
-            log.warning("%d probes still running at shutdown", len(self.running))
+        self._draining = True
+        for _ in pool:
+            self._todo.put(None)
+        deadline = time.monotonic() + self.drain_seconds
+        for thread in pool:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        if self._pending:
+            log.warning("%d probes still running at shutdown", len(self._pending))

@@ -14,7 +14,7 @@ data at all is ``unknown`` (no data), never "up".
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -68,11 +68,26 @@ class RegionVerdict:
 
 
 def check_verdict(
-    regions: Iterable[RegionVerdict], *, quorum: int, interval: float, now: datetime
+    regions: Iterable[RegionVerdict],
+    *,
+    quorum: int,
+    interval: float,
+    now: datetime,
+    late: Mapping[str, float] | None = None,
 ) -> str | None:
-    """One check's verdict across regions; None when no region has fresh data."""
-    fresh_after = now - timedelta(seconds=interval * STALE_AFTER_INTERVALS)
-    fresh = [r.verdict for r in regions if r.last_result_at >= fresh_after and r.verdict]
+    """One check's verdict across regions; None when no region has fresh data.
+
+    ``late`` gives, per region, how many seconds that region's worker is behind its
+    schedule (an overloaded worker, not a silent one): its results stay fresh that much
+    longer. The caller bounds it (see Recorder.late).
+    """
+    window = interval * STALE_AFTER_INTERVALS
+    late = late or {}
+    fresh = [
+        r.verdict
+        for r in regions
+        if r.verdict and r.last_result_at >= now - timedelta(seconds=window + late.get(r.region, 0))
+    ]
     if fresh.count(DOWN) >= quorum:
         return DOWN
     if DEGRADED in fresh:

@@ -149,18 +149,22 @@ class Store:
         return StatusCounts(incidents, outbox, subscribers)
 
     # -- component state ----------------------------------------------------------------
-    def component_states(self) -> dict[str, ComponentState]:
+    def component_states(
+        self, component_ids: Iterable[str] | None = None
+    ) -> dict[str, ComponentState]:
+        """The stored state of these components (None: all)."""
+        query = sa.select(
+            t.component_state.c.component_id,
+            t.component_state.c.status,
+            t.component_state.c.since,
+            t.component_state.c.updated_at,
+            t.component_state.c.last_result_at,
+            t.component_state.c.latency_seconds,
+        )
+        if component_ids is not None:
+            query = query.where(t.component_state.c.component_id.in_(list(component_ids)))
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(
-                    t.component_state.c.component_id,
-                    t.component_state.c.status,
-                    t.component_state.c.since,
-                    t.component_state.c.updated_at,
-                    t.component_state.c.last_result_at,
-                    t.component_state.c.latency_seconds,
-                )
-            ).all()
+            rows = conn.execute(query).all()
         return {row.component_id: ComponentState(*row) for row in rows}
 
     def set_component_status(

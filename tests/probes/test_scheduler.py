@@ -206,6 +206,57 @@ def test_it_shows_no_data_when_every_worker_went_silent(db, tmp_path):
     # A region that stops reporting never counts as up.
 
 
+@pytest.mark.parametrize(
+    ("behind", "silent_for", "status"),
+    [
+        (0.0, 91, "unknown"),  # on time: three intervals without a result are silence
+        (20.0, 91, "operational"),  # 20 s behind schedule: late, not silent
+        (20.0, 104, "operational"),
+        (20.0, 106, "unknown"),  # lateness counts up to the lease time (15 s), no more
+        (600.0, 106, "unknown"),
+    ],
+)
+def test_an_overloaded_worker_is_late_not_silent(db, tmp_path, behind, silent_for, status):
+    feed = Feed(db, config_with(tmp_path, TWO_PROBES))
+    feed({"a": "..", "b": ".."})
+    recorder = Recorder(db, lambda: feed.config, "default", lateness=lambda: behind, max_late=15)
+    recorder.update_components(
+        None, feed.now - timedelta(seconds=30) + timedelta(seconds=silent_for)
+    )
+    assert db.component_states()["api"].status == status
+
+
+def test_a_check_back_from_silence_counts_again(db, tmp_path):
+    feed = Feed(db, config_with(tmp_path, TWO_PROBES))
+    assert feed({"a": "xxx", "b": "..."})[-1] == "partial_outage"
+    # a falls silent (b goes on): the sweep counts only b, so the component looks fine.
+    feed({"b": "...."})
+    feed.recorder.update_components(None, feed.now)
+    assert db.component_states()["api"].status == "operational"
+    # a comes back still failing: its verdict did not change, its silence did.
+    assert feed({"a": "x", "b": "."}) == ["partial_outage"]
+
+
+def test_a_maintenance_window_opening_between_sweeps_applies_at_the_next_results(db, tmp_path):
+    feed = Feed(db, config_with(tmp_path, TWO_PROBES))
+    assert feed({"a": "..", "b": ".."}) == ["operational", "operational"]
+    with db.begin() as conn:
+        mid = conn.execute(
+            sa.insert(t.maintenances).values(
+                name="Upgrade",
+                status="in_progress",
+                created_at=T0,
+                updated_at=T0,
+                scheduled_for=T0,
+                scheduled_until=T0 + timedelta(hours=1),
+            )
+        ).inserted_primary_key[0]
+        conn.execute(
+            sa.insert(t.maintenance_components).values(maintenance_id=mid, component_id="api")
+        )
+    assert feed({"a": ".", "b": "."}) == ["under_maintenance"]
+
+
 def test_a_second_worker_takes_over_a_dead_workers_checks(db):
     a = Ownership(db, "fra", "worker-a", lease_seconds=15)
     b = Ownership(db, "fra", "worker-b", lease_seconds=15)
