@@ -1,4 +1,5 @@
-"""The public status page: /, /history, /incidents/<id>, /maintenance/<id>, /favicon.svg.
+"""The public status page: /, /history, /incidents/<id>, /maintenance/<id>, /subscribe,
+/favicon.svg.
 
 Every page is rendered from the public snapshot through :func:`cached` — once per
 snapshot, language and page — so a request never touches the database, and a page keeps
@@ -22,6 +23,7 @@ from status import i18n, markdown
 from status.config import Component
 from status.models import ComponentStatus, Indicator
 from status.public_cache import cached
+from status.runtime import runtime
 from status.snapshot import (
     HISTORY_DAYS,
     ComponentView,
@@ -400,6 +402,32 @@ def maintenance(maintenance_id: int):
         return render_template("public/maintenance.html", **ctx, maintenance=found)
 
     return page(("maintenance", maintenance_id), render)
+
+
+@bp.get("/subscribe")
+def subscribe():
+    """The subscribe form on a page of its own (the same form is on ``/``)."""
+
+    def render(snapshot: Snapshot, ctx: dict) -> str:
+        return render_template("public/subscribe.html", **ctx, unavailable=False)
+
+    return page("subscribe", render)
+
+
+@bp.post("/subscribe")
+def subscribe_request():
+    """Until email subscriptions exist: say so, store nothing, point to the feeds.
+
+    501: the server cannot do what the form asks, for anyone, for now. The subscribers
+    issue replaces this view (and must add CSRF protection when it does).
+    """
+    snapshot = runtime().snapshot()
+    ctx = context(snapshot, i18n.language(), ("public.subscribe", {}))
+    html = render_template("public/subscribe.html", **ctx, unavailable=True)
+    response = Response(html, status=501, mimetype="text/html")
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Vary"] = i18n.VARY
+    return response
 
 
 @bp.get("/favicon.svg")

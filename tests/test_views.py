@@ -14,6 +14,7 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
 
+from status import schema
 from status.i18n import TRANSLATIONS
 from status.runtime import runtime
 from status.snapshot import INDICATOR_DESCRIPTIONS, SnapshotCache
@@ -461,12 +462,67 @@ def test_it_offers_only_the_site_languages(app, client):
     assert "Set-Cookie" not in client.get("/?lang=de").headers
 
 
+# -- subscribing ----------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("lang", "label", "button"),
+    [
+        ("en", "Email address", "Subscribe by email"),
+        ("de", "E-Mail-Adresse", "Per E-Mail abonnieren"),
+    ],
+)
+def test_it_offers_a_subscribe_form_in_each_language(client, lang, label, button):
+    for url in ("/", "/subscribe"):
+        html = get(client, url, **{"Accept-Language": lang})
+        page = Parsed(html)
+        [form] = page.all("form")
+        assert form == {"class": "subscribe-form", "method": "post", "action": "/subscribe"}, url
+        [field] = page.all("input")
+        assert (field["type"], field["name"], field["id"]) == ("email", "email", "subscribe-email")
+        assert "required" in field and field["autocomplete"] == "email"
+        assert f'<label for="subscribe-email">{label}</label>' in html
+        assert f'<button type="submit">{button}</button>' in html
+        assert 'href="/history.atom"' in html and 'href="/maintenance.ics"' in html
+
+
+def _row_counts(store) -> dict[str, int]:
+    with store.engine.connect() as conn:
+        return {
+            table.name: conn.execute(sa.select(sa.func.count()).select_from(table)).scalar()
+            for table in schema.metadata.sorted_tables
+        }
+
+
+@pytest.mark.parametrize(
+    ("lang", "heading"),
+    [
+        ("en", "Email subscriptions are not available yet"),
+        ("de", "E-Mail-Benachrichtigungen gibt es hier noch nicht"),
+    ],
+)
+def test_subscribing_says_it_is_not_available_yet_and_stores_nothing(app, client, lang, heading):
+    store = runtime(app).store
+    before, version = _row_counts(store), store.data_version()
+
+    response = client.post(
+        "/subscribe", data={"email": "alice@example.com"}, headers={"Accept-Language": lang}
+    )
+
+    assert response.status_code == 501
+    html = response.get_data(as_text=True)
+    assert f"<h1>{heading}</h1>" in html
+    assert 'href="/history.atom"' in html and 'href="/history.rss"' in html
+    assert "alice@example.com" not in html
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["Content-Security-Policy"] == CSP
+    assert _row_counts(store) == before and store.data_version() == version
+
+
 # -- caching, headers, the database away ----------------------------------------------------------
 def test_it_answers_304_when_the_etag_matches_and_varies_by_language(client):
     first = client.get("/")
     assert first.status_code == 200 and first.headers["ETag"]
     assert first.headers["Vary"] == "Accept-Language, Cookie, Accept-Encoding"
-    assert first.headers["Cache-Control"].startswith("public")
+    assert first.headers["Cache-Control"] == "public, max-age=10, stale-while-revalidate=30"
     again = client.get("/", headers={"If-None-Match": first.headers["ETag"]})
     assert again.status_code == 304 and again.data == b""
     german = client.get("/", headers={"Accept-Language": "de"})
@@ -492,7 +548,7 @@ def test_it_serves_pages_from_the_snapshot_without_asking_the_database(app, clie
 
 
 def test_it_sends_the_security_headers_on_every_response(client):
-    for url in ("/", "/history", "/favicon.svg", "/healthz", "/incidents/999"):
+    for url in ("/", "/history", "/subscribe", "/favicon.svg", "/healthz", "/incidents/999"):
         response = client.get(url)
         assert response.headers["Content-Security-Policy"] == CSP, url
         assert response.headers["X-Content-Type-Options"] == "nosniff"
@@ -578,7 +634,7 @@ def test_it_needs_nothing_the_csp_forbids_and_has_one_h1_and_landmarks(app, clie
     ids = _bodies(runtime(app).store)
     _maintenance(runtime(app).store)
     fresh(app)
-    for url in ("/", "/history", f"/incidents/{ids['incident']}", "/maintenance/1"):
+    for url in ("/", "/history", f"/incidents/{ids['incident']}", "/maintenance/1", "/subscribe"):
         page = Parsed(get(client, url))
         names = [name for name, _ in page.tags]
         assert not [attrs for _, attrs in page.tags if "style" in attrs], url
