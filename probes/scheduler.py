@@ -39,7 +39,7 @@ from probes.state import (
 from status import rollup
 from status.config import Component, Config
 from status.models import ComponentStatus
-from status.store import Store, utcnow
+from status.store import StatusChange, Store, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -258,6 +258,7 @@ class Recorder:
         if maintenance is None:
             maintenance = self.maintenance = self.store.active_maintenance_components(now)
         late = self.late()
+        changes = []
         for component in components:
             verdicts, reasons = [], []
             for spec in component.probes:
@@ -276,17 +277,18 @@ class Recorder:
                 elif errors:
                     reasons.append(f"{spec.key}: {'; '.join(errors)}")
             status = component_status(verdicts, in_maintenance=component.id in maintenance)
-            if current.get(component.id) == status:
-                continue  # the common case: nothing changed, no write
-            self.store.set_component_status(
-                component.id,
-                status,
-                reason="; ".join(reasons)[:1000] or "all checks pass",
-                source="probe",
-                at=now,
-                auto_incident=component.name if component.auto_incident else None,
-            )
-            self._statuses()[component.id] = status
+            if current.get(component.id) != status:  # the common case: nothing changed
+                changes.append(
+                    StatusChange(
+                        component.id,
+                        status,
+                        reason="; ".join(reasons)[:1000] or "all checks pass",
+                        auto_incident=component.name if component.auto_incident else None,
+                    )
+                )
+        if changes:
+            self.store.set_component_statuses(changes, source="probe", at=now)
+            self._statuses().update({c.component_id: c.status for c in changes})
 
 
 # -- the scheduler -----------------------------------------------------------------------------

@@ -75,6 +75,17 @@ class StatusCounts:
 
 
 @dataclass(frozen=True)
+class StatusChange:
+    """A status to set on a component (see Store.set_component_statuses)."""
+
+    component_id: str
+    status: str
+    reason: str
+    auto_incident: str | None = None
+    """The component's name, to open and resolve incidents with its outages."""
+
+
+@dataclass(frozen=True)
 class ComponentState:
     component_id: str
     status: str
@@ -183,46 +194,72 @@ class Store:
         ``auto_incident`` (the component's name) an outage opens an incident and the
         recovery resolves it, with timeline updates.
         """
+        change = StatusChange(component_id, status, reason, auto_incident)
+        return bool(self.set_component_statuses([change], source=source, at=at))
+
+    def set_component_statuses(
+        self, changes: Iterable[StatusChange], *, source: str, at: datetime | None = None
+    ) -> list[str]:
+        """Several components' statuses in one transaction; returns the ids that changed.
+
+        Each as :meth:`set_component_status`; one transaction for all, because a
+        worker that sees many components change at once (its start, a network outage)
+        would otherwise spend a commit on each while its results wait.
+        """
         at = at or utcnow()
+        changed: list[tuple[str, str | None, StatusChange]] = []
+        c = t.component_state.c
         with self.engine.begin() as conn:
-            current = conn.execute(
-                sa.select(t.component_state.c.status)
-                .where(t.component_state.c.component_id == component_id)
-                .with_for_update()
-            ).scalar()
-            if current == status:
+            for change in changes:
+                current = conn.execute(
+                    sa.select(c.status)
+                    .where(c.component_id == change.component_id)
+                    .with_for_update()
+                ).scalar()
+                if current == change.status:
+                    conn.execute(
+                        sa.update(t.component_state)
+                        .where(c.component_id == change.component_id)
+                        .values(updated_at=at)
+                    )
+                    continue
+                values = dict(
+                    status=change.status, since=at, updated_at=at, manual=source != "probe"
+                )
+                if current is None:
+                    conn.execute(
+                        sa.insert(t.component_state).values(
+                            component_id=change.component_id, **values
+                        )
+                    )
+                else:
+                    conn.execute(
+                        sa.update(t.component_state)
+                        .where(c.component_id == change.component_id)
+                        .values(**values)
+                    )
                 conn.execute(
-                    sa.update(t.component_state)
-                    .where(t.component_state.c.component_id == component_id)
-                    .values(updated_at=at)
+                    sa.insert(t.component_changes).values(
+                        component_id=change.component_id,
+                        old_status=current,
+                        new_status=change.status,
+                        at=at,
+                        reason=change.reason,
+                        source=source,
+                    )
                 )
-                return False
-            values = dict(status=status, since=at, updated_at=at, manual=source != "probe")
-            if current is None:
-                conn.execute(
-                    sa.insert(t.component_state).values(component_id=component_id, **values)
-                )
-            else:
-                conn.execute(
-                    sa.update(t.component_state)
-                    .where(t.component_state.c.component_id == component_id)
-                    .values(**values)
-                )
-            conn.execute(
-                sa.insert(t.component_changes).values(
-                    component_id=component_id,
-                    old_status=current,
-                    new_status=status,
-                    at=at,
-                    reason=reason,
-                    source=source,
-                )
+                if change.auto_incident:
+                    self._auto_incident(
+                        conn, change.component_id, change.auto_incident, current, change.status, at
+                    )
+                changed.append((change.component_id, current, change))
+            if changed:
+                self.bump_data_version(conn)
+        for component_id, current, change in changed:
+            log.info(
+                "component %s: %s -> %s (%s)", component_id, current, change.status, change.reason
             )
-            if auto_incident:
-                self._auto_incident(conn, component_id, auto_incident, current, status, at)
-            self.bump_data_version(conn)
-        log.info("component %s: %s -> %s (%s)", component_id, current, status, reason)
-        return True
+        return [component_id for component_id, _, _ in changed]
 
     def _auto_incident(
         self, conn: Connection, component_id: str, name: str, old: str | None, new: str, at

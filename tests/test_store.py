@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from status import migrate
 from status.models import ComponentStatus
-from status.store import make_engine
+from status.store import StatusChange, make_engine
 
 
 def test_it_records_each_status_change_once_with_the_new_state(db):
@@ -35,6 +35,27 @@ def test_it_records_each_status_change_once_with_the_new_state(db):
         ("major_outage", "operational", "recovered"),
     ]
     assert db.data_version() == 2
+
+
+def test_it_sets_many_statuses_in_one_change_of_the_data_version(db):
+    t0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+    db.set_component_status("web", "operational", reason="up", source="probe", at=t0)
+    changed = db.set_component_statuses(
+        [
+            StatusChange("web", "operational", "still up"),
+            StatusChange("sip", "major_outage", "refused", auto_incident="SIP"),
+            StatusChange("dns", "unknown", "no data"),
+        ],
+        source="probe",
+        at=t0 + timedelta(minutes=1),
+    )
+    assert changed == ["sip", "dns"]
+    states = db.component_states(["sip", "dns"])
+    assert {cid: s.status for cid, s in states.items()} == {"sip": "major_outage", "dns": "unknown"}
+    assert [(c.old_status, c.new_status) for c in db.component_changes("web")] == [
+        (None, "operational")
+    ]
+    assert [i.name for i in db.incidents()] and db.data_version() == 2
 
 
 def test_it_returns_aware_utc_datetimes_whatever_zone_went_in(db):
