@@ -9,7 +9,8 @@ same run, as references on the same noisy 2-core machine:
 - a Flask hello-world under the same gunicorn settings, returning a body as large as
   the status page (the Python ceiling);
 - nginx serving a static file of that size, and nginx serving the exported mirror
-  (``flask export``) with the config from docs/static-mirror.md.
+  (``flask export``) with exactly the config documented in docs/static-mirror.md
+  (bench/nginx_mirror.py reads it from there).
 
 Prints requests/s, p50/p99 latency and errors per target, and the ratios the issue asks
 for. Needs gunicorn (requirements.txt), wrk and nginx (Debian packages).
@@ -37,6 +38,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench import nginx_mirror  # noqa: E402  (needs ROOT on the path)
 
 GUNICORN_ARGS = ["--workers", "2", "--worker-class", "gthread", "--threads", "8"]
 
@@ -174,29 +177,11 @@ def wrk(url: str, duration: int, connections: int, headers: dict[str, str] | Non
     return {"rps": rps, "p50_ms": latency.get("50"), "p99_ms": latency.get("99"), "errors": errors}
 
 
-NGINX_CONF = """
-worker_processes 1;
-daemon off;
-pid {tmp}/nginx.pid;
-error_log {tmp}/nginx-error.log;
-events {{ worker_connections 1024; }}
-http {{
-    access_log off;
-    include /etc/nginx/mime.types;
-    types {{ text/calendar ics; }}
-    client_body_temp_path {tmp}/body; proxy_temp_path {tmp}/proxy;
-    fastcgi_temp_path {tmp}/fastcgi; uwsgi_temp_path {tmp}/uwsgi; scgi_temp_path {tmp}/scgi;
+STATIC_SERVER = """
     server {{
-        listen 127.0.0.1:{mirror_port};
-        root {mirror};
-        location = /history {{ try_files /history/page-$arg_page.html /history.html =404; }}
-        location / {{ try_files $uri $uri.html $uri/index.html =404; }}
+        listen 127.0.0.1:{port};
+        root {root};
     }}
-    server {{
-        listen 127.0.0.1:{static_port};
-        root {static};
-    }}
-}}
 """
 
 
@@ -269,16 +254,10 @@ def main() -> int:
         static.mkdir()
         (static / "file.html").write_bytes(b"x" * len(raw_page))
         mirror_port, static_port = free_port(), free_port()
-        (tmp / "nginx.conf").write_text(
-            NGINX_CONF.format(
-                tmp=tmp,
-                mirror=mirror,
-                static=static,
-                mirror_port=mirror_port,
-                static_port=static_port,
-            )
-        )
-        procs.append(subprocess.Popen(["nginx", "-c", str(tmp / "nginx.conf"), "-p", str(tmp)]))
+        servers = nginx_mirror.on_loopback(mirror, mirror_port, app_port)
+        servers += STATIC_SERVER.format(port=static_port, root=static)
+        (tmp / "nginx.conf").write_text(nginx_mirror.nginx_conf(tmp, servers))
+        procs.append(subprocess.Popen(nginx_mirror.command(tmp)))
         wait_http(f"http://127.0.0.1:{mirror_port}/")
 
         with urllib.request.urlopen(urllib.request.Request(app_url + "/", headers=accept)) as r:

@@ -1,13 +1,28 @@
-"""The static mirror: the same bytes as the app, rewritten soon after every change."""
+"""The static mirror: the same bytes as the app, rewritten soon after every change, and
+served by nginx with the documented config as the app serves it."""
 
 from __future__ import annotations
 
+import contextlib
+import http.client
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
 import threading
 import time
 from pathlib import Path
 
+import pytest
+from werkzeug.serving import make_server
+
+from bench import nginx_mirror
 from status import export
+from status.public_cache import CACHE_CONTROL
 from status.runtime import runtime
+from status.views import SECURITY_HEADERS
+from tests.conftest import system_component_missing
 
 
 def served(client, path: str) -> bytes:
@@ -87,3 +102,107 @@ def test_the_command_line_exports_once(app, runner, tmp_path):
     assert result.exit_code == 0, result.output
     assert result.output.startswith(f"{tmp_path / 'out'}: ") and "files written" in result.output
     assert Path(tmp_path / "out" / "index.html").exists()
+
+
+# -- nginx with the config of docs/static-mirror.md ---------------------------------------
+def ask(port: int, path: str, method: str = "GET", body: bytes | None = None):
+    """(status, headers, body) of one request; no redirects followed, errors answered."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        headers = {"Content-Type": "application/x-www-form-urlencoded"} if body else {}
+        conn.request(method, path, body=body, headers=headers)
+        response = conn.getresponse()
+        return response.status, response.headers, response.read()
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def nginx(app):
+    """nginx serving the exported mirror with the documented config; the app behind it."""
+    binary = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin")
+    if not binary:
+        system_component_missing("nginx", "install Debian's nginx package")
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    # Not pytest's tmp_path: nginx's workers may run as another user, who must read it.
+    tmp = Path(tempfile.mkdtemp(prefix="leitstand-nginx-"))
+    tmp.chmod(0o755)
+    proc = None
+    try:
+        mirror = tmp / "mirror"
+        export.export(app, mirror)
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        config = nginx_mirror.on_loopback(mirror, port, server.server_port)
+        (tmp / "nginx.conf").write_text(nginx_mirror.nginx_conf(tmp, config))
+        proc = subprocess.Popen(
+            nginx_mirror.command(tmp, binary), stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
+        deadline = time.monotonic() + 10
+        while True:
+            with contextlib.suppress(OSError):
+                ask(port, "/")
+                break
+            if proc.poll() is not None or time.monotonic() > deadline:
+                log = (tmp / "error.log").read_text() if (tmp / "error.log").exists() else ""
+                pytest.fail(f"nginx did not start: {proc.stdout.read().decode()}{log}")
+            time.sleep(0.05)
+        yield port, mirror
+    finally:
+        if proc is not None:
+            proc.send_signal(signal.SIGQUIT)
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        server.shutdown()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_the_documented_nginx_config_serves_the_mirror_as_the_app_does(nginx):
+    port, mirror = nginx
+    types = {
+        "/": "text/html",
+        "/history": "text/html",
+        "/static/style.css": "text/css",
+        "/static/refresh.js": "application/javascript",
+        "/favicon.svg": "image/svg+xml",
+        "/api/v2/summary.json": "application/json",
+        "/history.atom": "application/atom+xml",
+        "/history.rss": "application/rss+xml",
+        "/maintenance.ics": "text/calendar",
+    }
+    for path, mimetype in types.items():
+        status, headers, body = ask(port, path)
+        assert status == 200, path
+        assert headers.get_content_type() == mimetype, (path, headers["Content-Type"])
+        assert headers.get_all("Cache-Control") == [CACHE_CONTROL], path
+        for name, value in SECURITY_HEADERS.items():
+            assert headers.get_all(name) == [value], (path, name)
+        cors = headers.get_all("Access-Control-Allow-Origin")
+        assert cors == (["*"] if path.startswith("/api/v2/") else None), path
+        assert body == (mirror / export.file_for(path)).read_bytes(), path
+
+    assert ask(port, "/history?page=1")[2] == (mirror / "history.html").read_bytes()
+    for missing in ("/history?page=2", "/history?page=abc", "/.leitstand-mirror", "/nothing"):
+        assert ask(port, missing)[0] == 404, missing
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_nginx_leaves_what_the_mirror_cannot_answer_to_the_app(nginx):
+    port, _mirror = nginx
+    # A filtered feed is not in the mirror: the app answers it, not the unfiltered file.
+    status, headers, _body = ask(port, "/history.atom?component=nonexistent")
+    assert status == 404 and headers.get_all("Cache-Control") is None
+    assert ask(port, "/history.atom?component=website")[0] == 200
+
+    status, headers, _body = ask(port, "/subscribe", "POST", b"email=alice%40example.com")
+    assert status == 501
+    assert headers.get_all("Cache-Control") == ["no-store"]  # the app's own, nothing added
+    assert headers.get_all("Content-Security-Policy") == [
+        SECURITY_HEADERS["Content-Security-Policy"]
+    ]
