@@ -207,7 +207,7 @@ def test_it_answers_304_while_nothing_changed_and_200_after_a_change(app, client
     )
     fresh(app)
     first = client.get("/history.rss")
-    assert first.headers["Cache-Control"].startswith("public")
+    assert first.headers["Cache-Control"] == "public, max-age=10, stale-while-revalidate=30"
 
     again = client.get("/history.rss", headers={"If-None-Match": first.headers["ETag"]})
     assert again.status_code == 304
