@@ -291,6 +291,33 @@ class Recorder:
             self._statuses().update({c.component_id: c.status for c in changes})
 
 
+class Lateness:
+    """The most a check started late in the last ``window`` to twice ``window`` seconds.
+
+    A late check's next run can come up to its interval plus that lateness after the last
+    one, so this, not the lateness of the latest check, is what the freshness rule allows
+    for. Written from every probe thread without a lock: a lost update is harmless.
+    """
+
+    def __init__(self, window: float = 10.0) -> None:
+        self.window = window
+        self._since = time.monotonic()
+        self._current = 0.0
+        self._previous = 0.0
+
+    def note(self, lag: float) -> None:
+        now = time.monotonic()
+        if now - self._since >= self.window:
+            self._previous, self._current, self._since = self._current, 0.0, now
+        if lag > self._current:
+            self._current = lag
+
+    def worst(self) -> float:
+        if time.monotonic() - self._since >= 2 * self.window:
+            return 0.0  # nothing started for a while: no lateness to speak of
+        return max(self._current, self._previous)
+
+
 # -- the scheduler -----------------------------------------------------------------------------
 class Scheduler:
     """Runs the checks of this worker's shards until stopped; see the module docstring."""
@@ -315,9 +342,9 @@ class Scheduler:
         self.metrics = metrics or ProbeMetrics(region=region)
         self.worker_id = worker_id or f"{region}-{uuid.uuid4().hex[:12]}"
         self.ownership = Ownership(store, region, self.worker_id, lease_seconds)
-        self.behind = 0.0  # how late the latest check started against its schedule
+        self.lateness = Lateness()
         self.recorder = Recorder(
-            store, config, region, lateness=lambda: self.behind, max_late=lease_seconds
+            store, config, region, lateness=self.lateness.worst, max_late=lease_seconds
         )
         self.lease_seconds = lease_seconds
         self.flush_seconds = flush_seconds
@@ -432,8 +459,9 @@ class Scheduler:
 
     def _run_one(self, check: Check, due: float) -> None:
         try:
-            self.behind = max(0.0, time.monotonic() - due)
-            self.metrics.lag.observe(self.behind)
+            lag = max(0.0, time.monotonic() - due)
+            self.metrics.lag.observe(lag)
+            self.lateness.note(lag)
             if check.spec.type == "heartbeat":
                 row = self.store.heartbeat(*check.key)
                 result = heartbeat.evaluate(check.spec, row, utcnow())

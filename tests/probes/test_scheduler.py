@@ -18,7 +18,7 @@ from prometheus_client import generate_latest
 
 from probes.base import ProbeResult
 from probes.metrics import ProbeMetrics
-from probes.scheduler import SHARDS, Check, Ownership, Recorder, Scheduler, checks_of
+from probes.scheduler import SHARDS, Check, Lateness, Ownership, Recorder, Scheduler, checks_of
 from status import schema as t
 from status.config import load_config
 from tests.conftest import system_component_missing
@@ -388,3 +388,20 @@ def test_checks_are_keyed_by_component_and_probe(tmp_path):
     checks = checks_of(config_with(tmp_path, TWO_PROBES))
     assert list(checks) == [("api", "a"), ("api", "b")]
     assert all(isinstance(c, Check) and 0 <= c.shard < SHARDS for c in checks.values())
+
+
+def test_lateness_is_the_worst_of_the_last_window_and_fades(monkeypatch):
+    clock = [1000.0]
+    monkeypatch.setattr("probes.scheduler.time.monotonic", lambda: clock[0])
+    lateness = Lateness(window=10)
+    lateness.note(4.0)
+    lateness.note(0.5)
+    assert lateness.worst() == 4.0  # not the latest check's 0.5 s
+    clock[0] += 12
+    lateness.note(1.0)
+    assert lateness.worst() == 4.0  # the previous window still counts
+    clock[0] += 10
+    lateness.note(0.2)
+    assert lateness.worst() == 1.0
+    clock[0] += 25
+    assert lateness.worst() == 0.0  # nothing started since: no lateness to allow for
