@@ -2,15 +2,18 @@
 
 Checks what only a browser shows: the page renders under our CSP, makes no request
 beyond 127.0.0.1, logs no console error, and axe-core (injected from node_modules, not
-fetched) finds no serious or critical accessibility violation. A 360 px wide screenshot
-is kept in test-artifacts/ for a human to look at.
+fetched) finds no serious or critical accessibility violation — in light and dark mode
+and at 360 px wide. static/refresh.js shows local times and refreshes the content in
+place (Playwright's clock skips the 60 s wait). A 360 px wide screenshot is kept in
+test-artifacts/ for a human to look at.
 """
 
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from werkzeug.serving import make_server
@@ -99,19 +102,35 @@ def test_it_renders_with_nothing_but_our_own_origin(browser, site):
     assert problems == []  # no console errors, no CSP violations
 
 
-def test_axe_finds_no_serious_accessibility_problem(browser, site):
-    for path in ("/", "/history"):
-        page, response, _requests, _problems = visit(browser, site + path)
-        if response.status == 404:
-            continue  # not built yet
-        page.evaluate(AXE.read_text())  # evaluated by DevTools: not subject to the page's CSP
-        results = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
-        serious = [
-            f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
-            for v in results["violations"]
-            if v["impact"] in ("serious", "critical")
-        ]
-        assert serious == [], path
+def serious_violations(page) -> list[str]:
+    """What axe-core finds of impact serious or critical on the page as it is now."""
+    page.evaluate(AXE.read_text())  # evaluated by DevTools: not subject to the page's CSP
+    results = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
+        for v in results["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("path", "width", "scheme"),
+    [
+        ("/", 1280, "light"),
+        ("/", 1280, "dark"),
+        ("/", 360, "light"),
+        ("/history", 1280, "light"),
+        ("/subscribe", 1280, "light"),
+    ],
+)
+def test_axe_finds_no_serious_accessibility_problem(browser, site, path, width, scheme):
+    page, response, _requests, _problems = visit(
+        browser, site + path, width=width, color_scheme=scheme
+    )
+    assert response.status == 200
+    dark = page.evaluate("matchMedia('(prefers-color-scheme: dark)').matches")
+    assert dark == (scheme == "dark")
+    assert serious_violations(page) == []
 
 
 def test_it_fits_a_small_phone_and_saves_a_screenshot(browser, site):
@@ -130,3 +149,38 @@ def test_it_works_with_javascript_disabled(browser, site):
     assert "SIP Gateway" in page.inner_text("body")
     assert problems == []
 
+
+def test_the_script_shows_local_times_and_refreshes_the_content(browser, site, app):
+    zone = "America/New_York"
+    page = browser.new_context(timezone_id=zone, locale="en-US").new_page()
+    problems = []
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.clock.install()  # refresh.js waits 60 s between refreshes: let the test skip them
+    page.goto(site + "/")
+
+    def local_text(when: str) -> str:
+        """What a reader in New York should see for a <time datetime=...>."""
+        moment = datetime.fromisoformat(when).astimezone(ZoneInfo(zone))
+        return f"{moment:%-I:%M %p} {moment.tzname()}"  # e.g. "7:05 AM EST"
+
+    stamp = page.locator("main time.local").first
+    assert local_text(stamp.get_attribute("datetime")) in stamp.inner_text()
+    assert stamp.get_attribute("title").endswith(("CET", "CEST"))  # the site's own, kept
+    assert page.inner_text(".times-note") == "Times are shown in your time zone."
+
+    page.evaluate("window.notReloaded = true")
+    runtime(app).store.create_incident(
+        name="Voicemail is unreachable",
+        status="investigating",
+        impact="minor",
+        body="Looking into it.",
+    )
+    runtime(app).snapshots = None  # the next request sees it at once
+    page.clock.run_for(61_000)
+
+    fresh = page.locator("main article", has_text="Voicemail is unreachable")
+    fresh.wait_for(timeout=5000)
+    assert page.evaluate("window.notReloaded") is True  # replaced in place, not reloaded
+    stamp = fresh.locator("time.local").first
+    assert local_text(stamp.get_attribute("datetime")) in stamp.inner_text()
+    assert problems == []
