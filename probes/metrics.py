@@ -66,21 +66,29 @@ class ProbeMetrics:
         """Create a check's series up front, so they exist before its first run."""
         self._series[(component, probe)] = _Series(self, component, probe, probe_type)
 
-    def forget(self, component: str, probe: str, probe_type: str) -> None:
-        """Drop a removed check's series."""
+    def checks(self) -> list[tuple[str, str]]:
+        """The (component, probe) pairs that have series here."""
+        return list(self._series)
+
+    def check_type(self, key: tuple[str, str]) -> str | None:
+        """The probe type a check's series were made for (None: no series)."""
+        series = self._series.get(key)
+        return series.probe_type if series else None
+
+    def forget(self, component: str, probe: str) -> None:
+        """Drop a check's series (removed from the config, or run by another worker now)."""
         self._series.pop((component, probe), None)
         labels = (component, probe, self.region)
         for gauge in (self.success, self.duration_seconds):
             _remove(gauge, labels)
-        for attribute, _field, types in TYPE_SPECIFIC:
-            if probe_type in types:
-                _remove(getattr(self, attribute), labels)
+        for attribute, _field, _types in TYPE_SPECIFIC:
+            _remove(getattr(self, attribute), labels)
         for result in RESULTS:
             _remove(self.runs, (component, probe, result))
 
     def observe(self, component: str, probe: str, result: ProbeResult) -> None:
         series = self._series.get((component, probe))
-        if series is None:  # observed without prepare(): a type-agnostic set of series
+        if series is None:  # observed without prepare(): series made as values come
             series = self._series[(component, probe)] = _Series(self, component, probe, None)
         series.observe(result)
 
@@ -88,12 +96,13 @@ class ProbeMetrics:
 class _Series:
     """One check's children of every metric, looked up once rather than on every run."""
 
-    __slots__ = ("duration", "labels", "metrics", "outcomes", "specific", "success")
+    __slots__ = ("duration", "labels", "metrics", "outcomes", "probe_type", "specific", "success")
 
     def __init__(
         self, metrics: ProbeMetrics, component: str, probe: str, probe_type: str | None
     ) -> None:
         self.metrics = metrics
+        self.probe_type = probe_type
         self.labels = labels = (component, probe, metrics.region)
         self.success = metrics.success.labels(*labels)
         self.duration = metrics.duration_seconds.labels(*labels)

@@ -80,6 +80,7 @@ class Ownership:
         self.worker_id = worker_id
         self.lease_seconds = lease_seconds
         self.shards: set[int] = set()
+        self.wanted: set[int] = set()  # due to us by the hashing; held or not
 
     def _shard_lease(self, shard: int) -> str:
         return f"probes:{self.region}:shard:{shard}"
@@ -104,6 +105,7 @@ class Ownership:
         if others:
             self.store.release_leases([self._shard_lease(s) for s in others], self.worker_id)
         self.shards = {s for s in mine if self._shard_lease(s) in held}
+        self.wanted = mine
         return self.shards
 
     def release(self) -> None:
@@ -375,17 +377,22 @@ class Scheduler:
             target=self._housekeeping_loop, args=(stopping,), name="housekeeping", daemon=True
         ).start()
         heap: list[tuple[float, int, tuple[str, str]]] = []
-        checks: dict[tuple[str, str], Check] = {}
+        checks = self._replan(config, {}, heap, time.monotonic())
         next_lease = 0.0
         try:
             while not stopping.is_set():
                 now = time.monotonic()
-                if self.config() is not config or not checks:
+                if self.config() is not config:
                     config = self.config()
                     checks = self._replan(config, checks, heap, now)
+                    self._sync_series(checks)
                 if now >= next_lease:
                     self._refresh_ownership()
-                    next_lease = now + self.lease_seconds / 3
+                    self._sync_series(checks)
+                    # Short of the shards due to us (another worker is handing them over):
+                    # ask again soon, so the hand-over leaves no gap of a whole period.
+                    short = self.ownership.shards != self.ownership.wanted
+                    next_lease = now + (1.0 if short else self.lease_seconds / 3)
                 while heap and heap[0][0] <= now:
                     due, seq, key = heapq.heappop(heap)
                     check = checks.get(key)
@@ -412,14 +419,9 @@ class Scheduler:
             for k, c in checks_of(config).items()
             if c.spec.type in PROBES or c.spec.type == "heartbeat"
         }
-        for key, check in checks.items():
-            if key not in old or old[key].spec != check.spec:
-                self.metrics.prepare(*key, check.spec.type)
-                if key not in old:
-                    jitter = random.uniform(0, check.spec.interval)
-                    heapq.heappush(heap, (now + jitter, len(heap) + random.randrange(1 << 30), key))
-        for key in old.keys() - checks.keys():
-            self.metrics.forget(*key, old[key].spec.type)
+        for key in checks.keys() - old.keys():
+            jitter = random.uniform(0, checks[key].spec.interval)
+            heapq.heappush(heap, (now + jitter, len(heap) + random.randrange(1 << 30), key))
         if heap and not checks:
             heap.clear()
         heartbeats = [k for k, c in checks.items() if c.spec.type == "heartbeat"]
@@ -427,6 +429,25 @@ class Scheduler:
             self.store.heartbeat_tokens(heartbeats)
         log.info("probing %d checks (region %s)", len(checks), self.region)
         return checks
+
+    def _sync_series(self, checks: dict[tuple[str, str], Check]) -> None:
+        """Metric series for exactly the checks this worker runs now.
+
+        A check another worker runs is that worker's to report: series left here would
+        go on saying what this worker saw last (or 0 for never run), which reads as an
+        outage in Prometheus.
+        """
+        wanted = {
+            key: check.spec.type
+            for key, check in checks.items()
+            if check.shard in self.ownership.shards
+        }
+        for key in self.metrics.checks():
+            if wanted.get(key) != self.metrics.check_type(key):
+                self.metrics.forget(*key)
+        for key, probe_type in wanted.items():
+            if self.metrics.check_type(key) is None:
+                self.metrics.prepare(*key, probe_type)
 
     def _refresh_ownership(self) -> None:
         try:

@@ -405,3 +405,33 @@ def test_lateness_is_the_worst_of_the_last_window_and_fades(monkeypatch):
     assert lateness.worst() == 1.0
     clock[0] += 25
     assert lateness.worst() == 0.0  # nothing started since: no lateness to allow for
+
+
+def test_each_worker_exports_series_only_for_the_checks_it_runs(db, tmp_path, target):
+    components = "".join(
+        f"- {{id: c{i}, name: C{i}, probes: [{{type: http, url: '{target}/', interval: 1s}}]}}\n"
+        for i in range(12)
+    )
+    config = config_with(tmp_path, components)
+    workers = [
+        Scheduler(db, lambda: config, metrics=ProbeMetrics(), worker_id=name, flush_seconds=0.1)
+        for name in ("worker-a", "worker-b")
+    ]
+    checks = workers[0]._replan(config, {}, [], 0.0)
+    for _ in range(2):  # the first round sees the other member; the second settles
+        for worker in workers:
+            worker.ownership.refresh()
+    for worker in workers:
+        worker._sync_series(checks)
+    a, b = ({c for c, _ in w.metrics.checks()} for w in workers)
+    assert a and b and a.isdisjoint(b) and a | b == {f"c{i}" for i in range(12)}
+    exposed = generate_latest(workers[0].metrics.registry).decode()
+    assert all(f'component="{c}"' not in exposed for c in b)
+
+    # b stops: a takes its shards over, and b has nothing left to say.
+    workers[1].ownership.release()
+    workers[1]._sync_series(checks)
+    workers[0].ownership.refresh(datetime.now(UTC) + timedelta(seconds=20))
+    workers[0]._sync_series(checks)
+    assert {c for c, _ in workers[0].metrics.checks()} == a | b
+    assert workers[1].metrics.checks() == []
