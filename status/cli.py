@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 import sys
 
 import click
@@ -103,10 +105,45 @@ def probes_group() -> None:
     "metrics_address",
     default="127.0.0.1:9115",
     show_default=True,
-    help="Serve the probe metrics on HOST:PORT ('' for none).",
+    help="Serve the probe metrics on HOST:PORT ('' for none); with --processes N, "
+    "process n serves on PORT+n.",
 )
-def probes_run(region: str, metrics_address: str) -> None:
+@click.option(
+    "--processes",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Worker processes sharing the region's checks; one per core uses every core.",
+)
+def probes_run(region: str, metrics_address: str, processes: int) -> None:
     """Run the checks of the config file until SIGTERM; reload the config on SIGHUP."""
+    rt = runtime()
+    holder = _config_holder(rt)
+    host, _, port = metrics_address.rpartition(":")
+
+    def worker(number: int) -> int:
+        worker_id = None
+        if processes > 1:
+            rt.store.engine.dispose(close=False)  # the parent's connections stay its own
+            # The same name for the process forked anew after a crash: it takes its
+            # leases back at once instead of waiting for them to run out.
+            worker_id = f"{region}-{socket.gethostname()}-{os.getppid()}-{number}"
+        address = f"{host or '127.0.0.1'}:{int(port) + number}" if metrics_address else ""
+        _probe_worker(rt.store, holder, region, address, worker_id)
+        return 0
+
+    if processes == 1:
+        worker(0)
+        return
+    from probes.processes import run_forked
+
+    sys.exit(run_forked(processes, worker, before_fork=rt.store.engine.dispose))
+
+
+def _probe_worker(
+    store, holder, region: str, metrics_address: str, worker_id: str | None = None
+) -> None:
+    """One worker: serve its metrics, run its share of the checks until SIGTERM."""
     import signal
     import threading
 
@@ -115,18 +152,19 @@ def probes_run(region: str, metrics_address: str) -> None:
     from probes.metrics import ProbeMetrics
     from probes.scheduler import Scheduler
 
-    rt = runtime()
-    holder = _config_holder(rt)
     metrics = ProbeMetrics(region=region)
     if metrics_address:
         host, _, port = metrics_address.rpartition(":")
-        start_http_server(int(port), addr=host or "127.0.0.1", registry=metrics.registry)
-        click.echo(f"probe metrics on http://{host or '127.0.0.1'}:{port}/metrics", err=True)
+        start_http_server(int(port), addr=host, registry=metrics.registry)
+        click.echo(f"probe metrics on http://{metrics_address}/metrics", err=True)
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     signal.signal(signal.SIGINT, lambda *_: stopping.set())
     signal.signal(signal.SIGHUP, lambda *_: threading.Thread(target=holder.reload).start())
-    Scheduler(rt.store, lambda: holder.current, region=region, metrics=metrics).run(stopping)
+    scheduler = Scheduler(
+        store, lambda: holder.current, region=region, metrics=metrics, worker_id=worker_id
+    )
+    scheduler.run(stopping)
 
 
 @click.group("heartbeats", cls=AppGroup)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -114,3 +115,71 @@ def test_all_in_one_shows_probe_metrics_on_the_web_endpoint(tmp_path, target):
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 0
+
+
+def children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(p) for p in path.read_text().split()] if path.exists() else []
+
+
+def test_several_processes_share_the_checks_and_stand_in_for_a_dead_one(tmp_path, target):
+    env = environment(tmp_path, SECRET_KEY=SECRET)
+    components = "".join(
+        f"  - {{id: c{i}, name: C{i}, success_threshold: 1,"
+        f" probes: [{{type: http, url: '{target}', interval: 1s, timeout: 500ms}}]}}\n"
+        for i in range(16)
+    )
+    Path(env["STATUS_CONFIG"]).write_text(
+        "site: {title: Probe Test, url: 'https://status.test'}\ncomponents:\n" + components
+    )
+    flask = [sys.executable, "-m", "flask", "--app", "app"]
+    subprocess.run([*flask, "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
+    port = free_port()
+    while free_port() == port + 1:  # port + 1 is the second process's
+        pass
+    proc = subprocess.Popen(
+        [*flask, "probes", "run", "--processes", "2", "--metrics", f"127.0.0.1:{port}"],
+        cwd=ROOT,
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+    def probed(n: int) -> set[str]:
+        text = scrape(f"http://127.0.0.1:{port + n}/metrics")
+        return {
+            line.split('component="')[1].split('"')[0]
+            for line in text.splitlines()
+            if line.startswith("probe_success{") and line.endswith(" 1.0")
+        }
+
+    everything = {f"c{i}" for i in range(16)}
+    try:
+        # Each process probes its share, none twice, all of them together.
+        wait_for(
+            lambda: (probed(0), probed(1)),
+            lambda both: both[0] and both[1] and both[0] | both[1] == everything,
+            timeout=30,
+        )
+        first, second = probed(0), probed(1)
+        assert first.isdisjoint(second)
+        workers = children(proc.pid)
+        assert len(workers) == 2
+
+        # A worker killed outright is forked again; the parent goes on.
+        os.kill(workers[1], signal.SIGKILL)
+        wait_for(
+            lambda: children(proc.pid),
+            lambda now: len(now) == 2 and workers[1] not in now,
+            timeout=15,
+        )
+        wait_for(lambda: probed(0) | probed(1), lambda seen: seen == everything, timeout=30)
+
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, stderr
+    assert "probe worker process 1 died" in stderr
