@@ -117,6 +117,20 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def free_ports(count: int) -> int:
+    """The first of ``count`` consecutive free ports on 127.0.0.1."""
+    while True:
+        base = free_port()
+        with contextlib.ExitStack() as stack:
+            try:
+                for port in range(base, base + count):
+                    sock = stack.enter_context(socket.socket())
+                    sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return base
+
+
 def wait_for_http(url: str, proc: subprocess.Popen, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -153,6 +167,18 @@ def status_field(pid: int, name: str) -> int:
 
 def peak_rss_mb(pid: int) -> float:
     return status_field(pid, "VmHWM") / 1024
+
+
+def pss_kb(pid: int) -> int:
+    """Proportional set size: private pages, plus shared ones divided among their sharers.
+
+    What several processes that share pages (forked workers) use together is the sum of
+    their PSS; the sum of their RSS counts every shared page once per process.
+    """
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        if line.startswith("Pss:"):
+            return int(line.split()[1])
+    raise KeyError("Pss")
 
 
 def process_tree(pid: int) -> list[int]:
@@ -272,6 +298,10 @@ class Side:
     cpu_per_1000: float | None = None
     cores_used: float = 0.0
     peak_rss_mb: float = 0.0
+    """The largest process's peak."""
+    rss_sum_mb: float | None = None
+    pss_mb: float | None = None
+    """All processes together at the end of the run, shared pages divided (see pss_kb)."""
     threads: int | None = None
     lag_p50: float | None = None
     lag_p99: float | None = None
@@ -393,6 +423,8 @@ def run_blackbox(
     side.seconds = time.monotonic() - started
     cpu1, nginx1, box1 = cpu_seconds(proc.pid), tree_cpu_seconds(nginx.pid), box_busy_seconds()
     side.peak_rss_mb = peak_rss_mb(proc.pid)
+    side.rss_sum_mb = status_field(proc.pid, "VmRSS") / 1024
+    side.pss_mb = pss_kb(proc.pid) / 1024
     side.threads = status_field(proc.pid, "Threads")
     procs.stop(proc)
 
@@ -477,31 +509,31 @@ def run_leitstand(
         stderr=subprocess.DEVNULL,
         timeout=120,
     )
-    workers = []
-    for n in range(args.workers):
-        port = free_port()
-        log = (work / f"probes-{n}.log").open("wb")
-        proc = procs.start(
-            [
-                *args.probes_command,
-                "--app",
-                "app",
-                "probes",
-                "run",
-                "--metrics",
-                f"127.0.0.1:{port}",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        workers.append((proc, f"http://127.0.0.1:{port}/metrics"))
-    for proc, metrics in workers:
+    port = free_ports(args.processes)
+    log = (work / "probes.log").open("wb")
+    proc = procs.start(
+        [
+            *args.probes_command,
+            "--app",
+            "app",
+            "probes",
+            "run",
+            "--processes",
+            str(args.processes),
+            "--metrics",
+            f"127.0.0.1:{port}",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    endpoints = [f"http://127.0.0.1:{port + n}/metrics" for n in range(args.processes)]
+    for metrics in endpoints:
         wait_for_http(metrics, proc, timeout=60)
     print(
         f"  {name}: {args.components} components every {interval:g}s"
-        f" ({args.workers} worker process(es)); warm-up {args.warmup}s"
+        f" ({args.processes} worker process(es)); warm-up {args.warmup}s"
     )
     time.sleep(args.warmup)
 
@@ -523,8 +555,8 @@ def run_leitstand(
         )
 
     def measure() -> tuple[Scrape, float, float, tuple[float, float]]:
-        scrapes = [scrape(metrics) for _, metrics in workers]
-        cpu = sum(cpu_seconds(proc.pid) for proc, _ in workers)
+        scrapes = [scrape(metrics) for metrics in endpoints]
+        cpu = tree_cpu_seconds(proc.pid)
         return merge(scrapes), cpu, tree_cpu_seconds(nginx.pid), box_busy_seconds()
 
     first, cpu0, nginx0, box0 = measure()
@@ -534,12 +566,14 @@ def run_leitstand(
     last, cpu1, nginx1, box1 = measure()
     wall1 = datetime.now(UTC)
     side.seconds = time.monotonic() - started
-    side.peak_rss_mb = sum(peak_rss_mb(proc.pid) for proc, _ in workers)
-    side.threads = sum(status_field(proc.pid, "Threads") for proc, _ in workers)
-    for proc, _ in workers:
-        code = procs.stop(proc, timeout=60.0)
-        if code != 0:
-            side.notes.append(f"probes run exited with {code} (negative: killed by a signal)")
+    tree = process_tree(proc.pid)
+    side.peak_rss_mb = max(peak_rss_mb(pid) for pid in tree)
+    side.rss_sum_mb = sum(status_field(pid, "VmRSS") for pid in tree) / 1024
+    side.pss_mb = sum(pss_kb(pid) for pid in tree) / 1024
+    side.threads = sum(status_field(pid, "Threads") for pid in tree)
+    code = procs.stop(proc, timeout=60.0)
+    if code != 0:
+        side.notes.append(f"probes run exited with {code} (negative: killed by a signal)")
 
     side.checks = sum(last.runs.values()) - sum(first.runs.values())
     side.failures = side.checks - (last.runs.get("success", 0) - first.runs.get("success", 0))
@@ -643,7 +677,9 @@ def report(sides: dict[str, Side], args) -> list[tuple[str, str, bool | None]]:
         ("other load (cores)", lambda s: num(other_load(s), ".2f")),
         ("status changes", lambda s: num(s.status_changes, "d")),
         ("nginx CPU-s", lambda s: num(s.nginx_cpu_seconds, ".1f")),
-        ("peak RSS", lambda s: f"{s.peak_rss_mb:.0f} MB"),
+        ("peak RSS (largest proc.)", lambda s: f"{s.peak_rss_mb:.0f} MB"),
+        ("RSS, all processes", lambda s: num(s.rss_sum_mb, ".0f")),
+        ("PSS, all processes", lambda s: num(s.pss_mb, ".0f")),
         ("threads", lambda s: num(s.threads, "d")),
         (
             "lag p50 / p99",
@@ -661,7 +697,7 @@ def report(sides: dict[str, Side], args) -> list[tuple[str, str, bool | None]]:
     print(
         f"{args.components} components, {args.duration}s measured per phase "
         f"(after {args.warmup}s warm-up); saturation = interval {args.saturation_interval:g}s,"
-        f" paced = interval 10s; {args.workers} Leitstand worker process(es)"
+        f" paced = interval 10s; Leitstand: probes run --processes {args.processes}"
     )
     print(f"{'':24}" + "".join(f"{s.name:>22}" for s in cols))
     for label, show in rows:
@@ -712,10 +748,15 @@ def report(sides: dict[str, Side], args) -> list[tuple[str, str, bool | None]]:
                 paced.checks_per_s >= 0.95 * args.components / 10,
             )
         )
-    rss = max((s.peak_rss_mb for s in (sat, paced) if s), default=None)
-    if rss is not None:
+    # Several forked processes share pages: what they use together is their PSS.
+    memory = max((max(s.peak_rss_mb, s.pss_mb or 0) for s in (sat, paced) if s), default=None)
+    if memory is not None:
         targets.append(
-            (f"peak RSS < 200 MB ({args.components} comp.)", f"{rss:.0f} MB", rss < TARGET_RSS_MB)
+            (
+                f"memory < 200 MB ({args.components} comp.)",
+                f"{memory:.0f} MB",
+                memory < TARGET_RSS_MB,
+            )
         )
     print()
     for name, figure, ok in targets:
@@ -745,18 +786,21 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=int, default=60, help="seconds measured per phase")
     parser.add_argument("--quick", action="store_true", help="15 s per phase (smoke run)")
-    parser.add_argument("--warmup", type=int, default=10, help="seconds before measuring")
+    parser.add_argument("--warmup", type=int, default=20, help="seconds before measuring")
     parser.add_argument("--components", type=int, default=2000)
     parser.add_argument(
         "--concurrency", type=int, default=0, help="scheduler.concurrency (default: the app's)"
     )
     parser.add_argument(
-        "--workers", type=int, default=1, help="Leitstand probe processes sharing the checks"
+        "--processes",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="probes run --processes N (default: one per core)",
     )
     parser.add_argument(
         "--saturation-interval",
         type=float,
-        default=1.0,
+        default=0.5,
         help="probe interval of the saturation phase (seconds)",
     )
     parser.add_argument(

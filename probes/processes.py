@@ -54,7 +54,10 @@ def run_forked(
     def fork(number: int) -> None:
         before_fork()
         gc.collect()
-        gc.freeze()  # what is in memory now stays shared: the collector won't touch it
+        # What is in memory now stays shared: frozen objects are never visited by the
+        # collector, which would otherwise write to every page holding one, in every
+        # process (they stay frozen for good: they were alive when the workers began).
+        gc.freeze()
         pid = os.fork()
         if pid == 0:  # the worker
             code = 1
@@ -62,14 +65,12 @@ def run_forked(
                 for signum in FORWARDED:
                     signal.signal(signum, signal.SIG_DFL)
                 random.seed()  # the parent's state would give every child the same jitter
-                gc.unfreeze()
                 code = worker(number)
             except BaseException:
                 log.exception("probe worker process %d failed", number)
             finally:
                 logging.shutdown()
                 os._exit(code)
-        gc.unfreeze()
         children[pid] = (number, time.monotonic())
         log.info("probe worker process %d started (pid %d)", number, pid)
 
