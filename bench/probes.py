@@ -12,14 +12,16 @@ again (also on Ctrl-C):
 - nginx as the targets: ``return 200 "ok\\n"``, keep-alive; component N probes ``/c/NNNN``;
 - blackbox: prometheus-blackbox-exporter (module ``http_2xx``), driven by wrk over the same
   URLs: checks/s = wrk's requests/s. wrk runs on the same two cores as the exporter;
-- Leitstand phase 1 (saturation): N components at interval 1s, more than the box can do:
-  achieved checks/s and CPU seconds per 1,000 checks;
+- Leitstand phase 1 (saturation): N components at interval 0.5s, more than the box can do,
+  in ``probes run --processes P`` (P: one per core): achieved checks/s and CPU seconds per
+  1,000 checks;
 - Leitstand phase 2 (paced): N components at interval 10s (200 checks/s for 2,000):
   scheduling lag p50/p99 and the latency recorded in ``probe_results``, next to the true
   latency seen by a separate single-threaded reference client (~20 requests/s).
 
 Leitstand's figures come from its own ``/metrics`` (counter and histogram deltas between the
-end of the warm-up and the end of the run), ``/proc/<pid>`` (CPU, peak RSS) and the SQLite
+end of the warm-up and the end of the run, summed over the worker processes), ``/proc`` of
+the process tree (CPU; peak RSS of the largest process; PSS of all) and the SQLite
 database (recorded latency of the probes started in the measured window). Exit status is 0
 whatever the figures; only a crash of the bench or of a process under test gives 1.
 """
