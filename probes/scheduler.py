@@ -124,6 +124,13 @@ class Recorder:
     when it was last seen without data; the sweep (``update_components(None, ...)``)
     derives every component. ``statuses`` is this worker's view of the stored statuses,
     renewed by each sweep: a hint for that last condition only.
+
+    Results of this worker's own region stay fresh ``grace`` seconds (the lease time)
+    beyond the three intervals: a check of its region is late while a worker holds its
+    shard (behind schedule, its results still on the way to the database, or being
+    handed over), and once no one holds it, another worker takes it within the lease
+    time. Without it an overloaded region flapped between its status and "no data".
+    Other regions' silence counts after three intervals, as it is theirs to explain.
     """
 
     def __init__(
@@ -132,27 +139,16 @@ class Recorder:
         config: Callable[[], Config],
         region: str,
         *,
-        lateness: Callable[[], float] = lambda: 0.0,
-        max_late: float = 15.0,
+        grace: float = 15.0,
     ):
         self.store = store
         self.config = config
         self.region = region
-        self.lateness = lateness
-        self.max_late = max_late
+        self.grace = grace
         self.streaks: dict[tuple[str, str], Streak] = {}
         self.last_at: dict[tuple[str, str], datetime] = {}
         self.statuses: dict[str, str] | None = None
         self.maintenance: set[str] = set()  # components in maintenance at the last look
-
-    def late(self) -> dict[str, float]:
-        """How far behind schedule this region's worker is, bounded by ``max_late``.
-
-        An overloaded worker's checks run late, not never: counting that as silence made
-        every component flap between its status and "no data". Beyond ``max_late`` (the
-        lease time: when a dead worker's checks would be taken over) it is silence again.
-        """
-        return {self.region: min(max(self.lateness(), 0.0), self.max_late)}
 
     def record(self, batch: list[tuple[Check, base.ProbeResult]], now: datetime | None = None):
         """Store a batch of results and update the status of the components they touch."""
@@ -259,7 +255,7 @@ class Recorder:
             by_check.setdefault((row.component_id, row.probe), []).append(row)
         if maintenance is None:
             maintenance = self.maintenance = self.store.active_maintenance_components(now)
-        late = self.late()
+        late = {self.region: self.grace}
         changes = []
         for component in components:
             verdicts, reasons = [], []
@@ -293,33 +289,6 @@ class Recorder:
             self._statuses().update({c.component_id: c.status for c in changes})
 
 
-class Lateness:
-    """The most a check started late in the last ``window`` to twice ``window`` seconds.
-
-    A late check's next run can come up to its interval plus that lateness after the last
-    one, so this, not the lateness of the latest check, is what the freshness rule allows
-    for. Written from every probe thread without a lock: a lost update is harmless.
-    """
-
-    def __init__(self, window: float = 10.0) -> None:
-        self.window = window
-        self._since = time.monotonic()
-        self._current = 0.0
-        self._previous = 0.0
-
-    def note(self, lag: float) -> None:
-        now = time.monotonic()
-        if now - self._since >= self.window:
-            self._previous, self._current, self._since = self._current, 0.0, now
-        if lag > self._current:
-            self._current = lag
-
-    def worst(self) -> float:
-        if time.monotonic() - self._since >= 2 * self.window:
-            return 0.0  # nothing started for a while: no lateness to speak of
-        return max(self._current, self._previous)
-
-
 # -- the scheduler -----------------------------------------------------------------------------
 class Scheduler:
     """Runs the checks of this worker's shards until stopped; see the module docstring."""
@@ -344,10 +313,7 @@ class Scheduler:
         self.metrics = metrics or ProbeMetrics(region=region)
         self.worker_id = worker_id or f"{region}-{uuid.uuid4().hex[:12]}"
         self.ownership = Ownership(store, region, self.worker_id, lease_seconds)
-        self.lateness = Lateness()
-        self.recorder = Recorder(
-            store, config, region, lateness=self.lateness.worst, max_late=lease_seconds
-        )
+        self.recorder = Recorder(store, config, region, grace=lease_seconds)
         self.lease_seconds = lease_seconds
         self.flush_seconds = flush_seconds
         self.sweep_seconds = sweep_seconds
@@ -480,9 +446,7 @@ class Scheduler:
 
     def _run_one(self, check: Check, due: float) -> None:
         try:
-            lag = max(0.0, time.monotonic() - due)
-            self.metrics.lag.observe(lag)
-            self.lateness.note(lag)
+            self.metrics.lag.observe(max(0.0, time.monotonic() - due))
             if check.spec.type == "heartbeat":
                 row = self.store.heartbeat(*check.key)
                 result = heartbeat.evaluate(check.spec, row, utcnow())

@@ -77,9 +77,8 @@ def check_verdict(
 ) -> str | None:
     """One check's verdict across regions; None when no region has fresh data.
 
-    ``late`` gives, per region, how many seconds that region's worker is behind its
-    schedule (an overloaded worker, not a silent one): its results stay fresh that much
-    longer. The caller bounds it (see Recorder.late).
+    ``late`` gives, per region, seconds its results stay fresh beyond the three
+    intervals (the worker's own region: see Recorder).
     """
     window = interval * STALE_AFTER_INTERVALS
     late = late or {}

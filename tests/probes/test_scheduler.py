@@ -18,7 +18,7 @@ from prometheus_client import generate_latest
 
 from probes.base import ProbeResult
 from probes.metrics import ProbeMetrics
-from probes.scheduler import SHARDS, Check, Lateness, Ownership, Recorder, Scheduler, checks_of
+from probes.scheduler import SHARDS, Check, Ownership, Recorder, Scheduler, checks_of
 from status import schema as t
 from status.config import load_config
 from tests.conftest import system_component_missing
@@ -207,19 +207,20 @@ def test_it_shows_no_data_when_every_worker_went_silent(db, tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("behind", "silent_for", "status"),
+    ("region", "silent_for", "status"),
     [
-        (0.0, 91, "unknown"),  # on time: three intervals without a result are silence
-        (20.0, 91, "operational"),  # 20 s behind schedule: late, not silent
-        (20.0, 104, "operational"),
-        (20.0, 106, "unknown"),  # lateness counts up to the lease time (15 s), no more
-        (600.0, 106, "unknown"),
+        ("default", 91, "operational"),  # its own region: late, not silent, for 15 s more
+        ("default", 104, "operational"),
+        ("default", 106, "unknown"),  # no longer late: silent
+        ("fra", 91, "unknown"),  # another region's worker: three intervals are silence
     ],
 )
-def test_an_overloaded_worker_is_late_not_silent(db, tmp_path, behind, silent_for, status):
+def test_the_own_region_is_late_for_the_lease_time_before_it_is_silent(
+    db, tmp_path, region, silent_for, status
+):
     feed = Feed(db, config_with(tmp_path, TWO_PROBES))
     feed({"a": "..", "b": ".."})
-    recorder = Recorder(db, lambda: feed.config, "default", lateness=lambda: behind, max_late=15)
+    recorder = Recorder(db, lambda: feed.config, region, grace=15)
     recorder.update_components(
         None, feed.now - timedelta(seconds=30) + timedelta(seconds=silent_for)
     )
@@ -388,23 +389,6 @@ def test_checks_are_keyed_by_component_and_probe(tmp_path):
     checks = checks_of(config_with(tmp_path, TWO_PROBES))
     assert list(checks) == [("api", "a"), ("api", "b")]
     assert all(isinstance(c, Check) and 0 <= c.shard < SHARDS for c in checks.values())
-
-
-def test_lateness_is_the_worst_of_the_last_window_and_fades(monkeypatch):
-    clock = [1000.0]
-    monkeypatch.setattr("probes.scheduler.time.monotonic", lambda: clock[0])
-    lateness = Lateness(window=10)
-    lateness.note(4.0)
-    lateness.note(0.5)
-    assert lateness.worst() == 4.0  # not the latest check's 0.5 s
-    clock[0] += 12
-    lateness.note(1.0)
-    assert lateness.worst() == 4.0  # the previous window still counts
-    clock[0] += 10
-    lateness.note(0.2)
-    assert lateness.worst() == 1.0
-    clock[0] += 25
-    assert lateness.worst() == 0.0  # nothing started since: no lateness to allow for
 
 
 def test_each_worker_exports_series_only_for_the_checks_it_runs(db, tmp_path, target):
