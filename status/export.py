@@ -63,8 +63,15 @@ def public_paths(app: Flask) -> list[str]:
     """Every public URL the mirror holds, for the current snapshot."""
     snapshot = runtime(app).snapshot()
     paths = list(FIXED_PATHS)
-    paths += [f"/incidents/{i.id}" for i in snapshot.incidents]
-    paths += [f"/maintenance/{m.id}" for m in snapshot.maintenances]
+    # The most recently changed first: after a change, its page is written first, not
+    # after hundreds of unchanged ones (the two seconds --watch promises).
+    changed = sorted(
+        [(i.updated_at, f"/incidents/{i.id}") for i in snapshot.incidents]
+        + [(m.updated_at, f"/maintenance/{m.id}") for m in snapshot.maintenances],
+        key=lambda pair: pair[0],
+        reverse=True,
+    )
+    paths += [path for _, path in changed]
     static = Path(app.static_folder or "")
     if static.is_dir():
         paths += [

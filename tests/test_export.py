@@ -12,6 +12,7 @@ import subprocess
 import tempfile
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -60,6 +61,23 @@ def test_it_rewrites_only_what_changed(app, tmp_path):
     changed = export.export(app, mirror)
     assert "index.html" in changed.written
     assert "Major Outage" in (mirror / "index.html").read_text()
+
+
+def test_it_writes_the_most_recently_changed_pages_first(app):
+    store = runtime(app).store
+    t0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+    ids = [
+        store.create_incident(
+            name=f"Old {n}", status="resolved", impact="minor", body="x", at=t0 + timedelta(n)
+        )
+        for n in range(5)
+    ]
+    store.add_incident_update(
+        ids[1], status="postmortem", body="What happened", at=t0 + timedelta(9)
+    )
+    paths = export.public_paths(app)
+    first = paths[len(export.FIXED_PATHS) :][:2]
+    assert first == [f"/incidents/{ids[1]}", f"/incidents/{ids[4]}"]
 
 
 def test_it_maps_urls_to_files_nginx_can_serve():
