@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import sys
 
 import click
@@ -117,54 +116,20 @@ def probes_group() -> None:
 )
 def probes_run(region: str, metrics_address: str, processes: int) -> None:
     """Run the checks of the config file until SIGTERM; reload the config on SIGHUP."""
+    from flask import current_app
+
+    from probes import main as probes_main
+
     rt = runtime()
     holder = _config_holder(rt)
-    host, _, port = metrics_address.rpartition(":")
-
-    def worker(number: int) -> int:
-        worker_id = None
-        if processes > 1:
-            rt.store.engine.dispose(close=False)  # the parent's connections stay its own
-            # The same name for the process forked anew after a crash: it takes its
-            # leases back at once instead of waiting for them to run out.
-            worker_id = f"{region}-{socket.gethostname()}-{os.getppid()}-{number}"
-        address = f"{host or '127.0.0.1'}:{int(port) + number}" if metrics_address else ""
-        _probe_worker(rt.store, holder, region, address, worker_id)
-        return 0
-
     if processes == 1:
-        worker(0)
+        probes_main.run_worker(rt.store, holder, region, metrics_address)
         return
-    from probes.processes import run_forked
-
-    sys.exit(run_forked(processes, worker, before_fork=rt.store.engine.dispose))
-
-
-def _probe_worker(
-    store, holder, region: str, metrics_address: str, worker_id: str | None = None
-) -> None:
-    """One worker: serve its metrics, run its share of the checks until SIGTERM."""
-    import signal
-    import threading
-
-    from prometheus_client import start_http_server
-
-    from probes.metrics import ProbeMetrics
-    from probes.scheduler import Scheduler
-
-    metrics = ProbeMetrics(region=region)
-    if metrics_address:
-        host, _, port = metrics_address.rpartition(":")
-        start_http_server(int(port), addr=host, registry=metrics.registry)
-        click.echo(f"probe metrics on http://{metrics_address}/metrics", err=True)
-    stopping = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
-    signal.signal(signal.SIGINT, lambda *_: stopping.set())
-    signal.signal(signal.SIGHUP, lambda *_: threading.Thread(target=holder.reload).start())
-    scheduler = Scheduler(
-        store, lambda: holder.current, region=region, metrics=metrics, worker_id=worker_id
-    )
-    scheduler.run(stopping)
+    # The workers are forked from a process that loaded only what probing needs.
+    config = current_app.config
+    env = probes_main.environment(config["DATABASE_URL"], holder.path, config["LOG_LEVEL"])
+    argv = probes_main.command(region, metrics_address, processes)
+    os.execve(argv[0], argv, env)
 
 
 @click.group("heartbeats", cls=AppGroup)

@@ -176,6 +176,12 @@ def test_several_processes_share_the_checks_and_stand_in_for_a_dead_one(tmp_path
         )
         wait_for(lambda: probed(0) | probed(1), lambda seen: seen == everything, timeout=30)
 
+        # SIGHUP reaches every worker: a component added to the file is probed.
+        config = Path(env["STATUS_CONFIG"])
+        config.write_text(config.read_text() + components.replace("c0", "new-c0", 1).split("\n")[0])
+        proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: probed(0) | probed(1), lambda seen: "new-c0" in seen, timeout=30)
+
         proc.send_signal(signal.SIGTERM)
         _, stderr = proc.communicate(timeout=20)
     finally:
