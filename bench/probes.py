@@ -54,6 +54,7 @@ VENV_BIN = ROOT / ".venv" / "bin"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 BLACKBOX = shutil.which("prometheus-blackbox-exporter") or "/usr/bin/prometheus-blackbox-exporter"
 WRK = shutil.which("wrk") or "/usr/bin/wrk"
+PACKAGES = {NGINX: "nginx", BLACKBOX: "prometheus-blackbox-exporter", WRK: "wrk"}
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 REFERENCE_RATE = 20.0  # requests/s of the reference client
 REFERENCE_PATHS = (1, 500, 1000, 1500)
@@ -848,11 +849,26 @@ def bench_environment(keep: bool) -> Iterator[tuple[Processes, Path]]:
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
+def ensure_tools() -> None:
+    """Install the Debian packages the bench runs, where missing (as root), or say how."""
+    missing = sorted({pkg for path, pkg in PACKAGES.items() if not Path(path).exists()})
+    if not missing:
+        return
+    command = ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing]
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        sys.exit(f"missing {', '.join(missing)}: install them with `{' '.join(command)}`")
+    print(f"installing {', '.join(missing)} (Debian packages)")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+    subprocess.run(command, check=True, env=env)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if args.reference:
         reference_client(args.reference, args.duration, args.urls)
         return 0
+    ensure_tools()
     phases = [p.strip() for p in args.phases.split(",") if p.strip()]
     unknown = set(phases) - {"blackbox", "saturation", "paced"}
     if unknown:
