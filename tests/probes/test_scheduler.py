@@ -147,21 +147,26 @@ def test_it_marks_slow_answers_as_degraded(db, tmp_path):
     ]
 
 
-def test_maintenance_suppresses_outages_but_keeps_the_results(db, tmp_path):
+def maintenance_window(db, status: str, start: datetime, end: datetime) -> None:
+    """A maintenance window covering the component ``api``."""
     with db.begin() as conn:
         mid = conn.execute(
             sa.insert(t.maintenances).values(
                 name="Upgrade",
-                status="scheduled",
+                status=status,
                 created_at=T0,
                 updated_at=T0,
-                scheduled_for=T0 + timedelta(seconds=45),
-                scheduled_until=T0 + timedelta(seconds=190),
+                scheduled_for=start,
+                scheduled_until=end,
             )
         ).inserted_primary_key[0]
         conn.execute(
             sa.insert(t.maintenance_components).values(maintenance_id=mid, component_id="api")
         )
+
+
+def test_maintenance_suppresses_outages_but_keeps_the_results(db, tmp_path):
+    maintenance_window(db, "scheduled", T0 + timedelta(seconds=45), T0 + timedelta(seconds=190))
     feed = Feed(db, config_with(tmp_path, TWO_PROBES))
     statuses = feed({"a": "..xxxxx", "b": "..xxxxx"})
     assert statuses[:2] == ["operational", "operational"]
@@ -241,20 +246,7 @@ def test_a_check_back_from_silence_counts_again(db, tmp_path):
 def test_a_maintenance_window_opening_between_sweeps_applies_at_the_next_results(db, tmp_path):
     feed = Feed(db, config_with(tmp_path, TWO_PROBES))
     assert feed({"a": "..", "b": ".."}) == ["operational", "operational"]
-    with db.begin() as conn:
-        mid = conn.execute(
-            sa.insert(t.maintenances).values(
-                name="Upgrade",
-                status="in_progress",
-                created_at=T0,
-                updated_at=T0,
-                scheduled_for=T0,
-                scheduled_until=T0 + timedelta(hours=1),
-            )
-        ).inserted_primary_key[0]
-        conn.execute(
-            sa.insert(t.maintenance_components).values(maintenance_id=mid, component_id="api")
-        )
+    maintenance_window(db, "in_progress", T0, T0 + timedelta(hours=1))
     assert feed({"a": ".", "b": "."}) == ["under_maintenance"]
 
 
