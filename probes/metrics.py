@@ -63,7 +63,7 @@ class ProbeMetrics:
         self._series: dict[tuple[str, str], _Series] = {}
 
     def prepare(self, component: str, probe: str, probe_type: str) -> None:
-        """Create a check's series up front, so they exist before its first run."""
+        """Create a check's run counters up front; its gauges come with its first result."""
         self._series[(component, probe)] = _Series(self, component, probe, probe_type)
 
     def checks(self) -> list[tuple[str, str]]:
@@ -94,39 +94,39 @@ class ProbeMetrics:
 
 
 class _Series:
-    """One check's children of every metric, looked up once rather than on every run."""
+    """One check's children of every metric, looked up once rather than on every run.
 
-    __slots__ = ("duration", "labels", "metrics", "outcomes", "probe_type", "specific", "success")
+    The run counters exist from the start (0 runs is true before the first run); the
+    gauges only from the first result, as ``probe_success 0`` before a check ever ran
+    would read as a failure.
+    """
+
+    __slots__ = ("gauges", "labels", "metrics", "outcomes", "probe_type")
 
     def __init__(
         self, metrics: ProbeMetrics, component: str, probe: str, probe_type: str | None
     ) -> None:
         self.metrics = metrics
         self.probe_type = probe_type
-        self.labels = labels = (component, probe, metrics.region)
-        self.success = metrics.success.labels(*labels)
-        self.duration = metrics.duration_seconds.labels(*labels)
+        self.labels = (component, probe, metrics.region)
         self.outcomes = {r: metrics.runs.labels(component, probe, r) for r in RESULTS}
-        # Those of its type now; without a type, each once it is first measured.
-        self.specific = {
-            field: getattr(metrics, attribute).labels(*labels)
-            for attribute, field, types in TYPE_SPECIFIC
-            if probe_type in types
-        }
+        self.gauges: dict[str, Gauge] = {}
 
     def observe(self, result: ProbeResult) -> None:
-        self.success.set(1 if result.ok else 0)
-        self.duration.set(result.duration_seconds)
+        self._set("success", 1 if result.ok else 0)
+        self._set("duration_seconds", result.duration_seconds)
         for attribute, field, _types in TYPE_SPECIFIC:
             value = getattr(result, field)
             if value is not None:
-                gauge = self.specific.get(field)
-                if gauge is None:
-                    gauge = getattr(self.metrics, attribute).labels(*self.labels)
-                    self.specific[field] = gauge
-                gauge.set(value)
+                self._set(attribute, value)
         outcome = "failure" if not result.ok else "degraded" if result.degraded else "success"
         self.outcomes[outcome].inc()
+
+    def _set(self, attribute: str, value: float) -> None:
+        gauge = self.gauges.get(attribute)
+        if gauge is None:
+            gauge = self.gauges[attribute] = getattr(self.metrics, attribute).labels(*self.labels)
+        gauge.set(value)
 
 
 def _remove(metric, labels) -> None:

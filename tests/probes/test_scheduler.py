@@ -411,3 +411,17 @@ def test_each_worker_exports_series_only_for_the_checks_it_runs(db, tmp_path, ta
     workers[0]._sync_series(checks)
     assert {c for c, _ in workers[0].metrics.checks()} == a | b
     assert workers[1].metrics.checks() == []
+
+
+def test_a_check_not_yet_run_counts_zero_runs_and_claims_no_failure():
+    metrics = ProbeMetrics(region="fra")
+    metrics.prepare("web", "http", "http")
+    labels = {"component": "web", "probe": "http", "region": "fra"}
+    runs = {"component": "web", "probe": "http", "result": "failure"}
+    assert metrics.registry.get_sample_value("leitstand_probe_runs_total", runs) == 0
+    assert metrics.registry.get_sample_value("probe_success", labels) is None  # not "0"
+    metrics.observe(
+        "web", "http", ProbeResult(ok=True, duration_seconds=0.01, http_status_code=200)
+    )
+    assert metrics.registry.get_sample_value("probe_success", labels) == 1
+    assert metrics.registry.get_sample_value("probe_http_status_code", labels) == 200
