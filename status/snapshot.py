@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from probes.state import LATE_GRACE_SECONDS, silent
 from status.config import Component, Config, Group
 from status.models import ComponentStatus, Indicator
 from status.store import Store, utcnow
@@ -300,6 +301,7 @@ def build(store: Store, config: Config, now: datetime | None = None) -> Snapshot
         _maintenance(row, updates, comps) for row, updates, comps in store.public_maintenances()
     ]
     states = store.component_states()
+    newest = store.newest_results()
     first_seen = store.component_first_seen()
     latencies = store.current_latencies()
     last_known = store.last_known_statuses()
@@ -328,6 +330,17 @@ def build(store: Store, config: Config, now: datetime | None = None) -> Snapshot
     for component in config.components:
         state = states.get(component.id)
         status = state.status if state else default_status(component)
+        if (
+            component.probes
+            and status not in ("unknown", "under_maintenance")
+            and silent(
+                (p.interval for p in component.probes),
+                newest.get(component.id),
+                now,
+                grace=LATE_GRACE_SECONDS,
+            )
+        ):
+            status = "unknown"  # every probe worker is gone: nobody left to say so
         days = []
         for n in range(HISTORY_DAYS):
             day = first_day + timedelta(days=n)

@@ -581,6 +581,17 @@ class Store:
             ).all()
         return dict(rows)
 
+    def newest_results(self) -> dict[str, datetime]:
+        """When each component's newest probe result (any check, any region) started."""
+        p = t.probe_state.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(p.component_id, sa.func.max(p.last_result_at)).group_by(
+                    p.component_id
+                )
+            ).all()
+        return {component_id: at for component_id, at in rows if at is not None}
+
     def current_latencies(self) -> dict[str, float]:
         """Each component's latest response time: the mean over its probes and regions."""
         p = t.probe_state.c

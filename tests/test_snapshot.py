@@ -243,3 +243,37 @@ def test_without_any_database_it_shows_the_components_without_data(config):
     assert {v.status for v in snap.components.values()} == {"unknown"}
     assert MINIMAL_CONFIG  # the config the components come from
     assert date.today() - snap.components["website"].days[-1].day <= timedelta(days=1)
+
+
+PROBED_CONFIG = MINIMAL_CONFIG.replace(
+    "  - id: website\n    name: Website\n",
+    "  - id: website\n    name: Website\n"
+    "    probes: [{type: tcp, host: 127.0.0.1, port: 1, interval: 30s, timeout: 1s}]\n",
+)
+assert PROBED_CONFIG != MINIMAL_CONFIG
+
+
+@pytest.mark.parametrize(
+    ("last_result_ago", "shown"),
+    [
+        (None, "unknown"),  # never probed, though a status was stored
+        (timedelta(seconds=30), "operational"),
+        (timedelta(seconds=104), "operational"),  # three intervals and the 15 s grace
+        (timedelta(minutes=10), "unknown"),  # every probe worker is gone
+    ],
+)
+def test_it_shows_no_data_when_no_worker_is_left_to_say_so(db, tmp_path, last_result_ago, shown):
+    path = tmp_path / "probed.yaml"
+    path.write_text(PROBED_CONFIG)
+    config = load_config(path)
+    now = utcnow()
+    db.set_component_status("website", "operational", reason="up", source="probe")
+    if last_result_ago is not None:
+        at = now - last_result_ago
+        state = {"component_id": "website", "probe": "tcp", "region": "fra", "verdict": "up"}
+        state |= {"failures": 0, "successes": 5, "slow": 0, "clean": 5, "last_result_at": at}
+        state |= {"last_ok": True, "last_latency_seconds": 0.001, "last_error": None}
+        db.record_probe_results([], [state])
+    view = snapshot.build(db, config, now).components["website"]
+    assert view.status == shown
+    assert view.known_status == "operational"  # the v2 API goes on with the last known
