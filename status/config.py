@@ -27,6 +27,9 @@ from pydantic import (
 )
 
 log = logging.getLogger(__name__)
+# libyaml where PyYAML was built with it: 5x faster on a config of thousands of checks,
+# and far less garbage left in the heap of a process that forks probe workers.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class ConfigError(Exception):
@@ -394,7 +397,7 @@ def load_config(path: str | os.PathLike, environ: Mapping[str, str] | None = Non
     except OSError as exc:
         raise ConfigError([f"{name}: cannot read config: {exc.strerror}"]) from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_LOADER)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark else ""

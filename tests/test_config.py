@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import yaml
 
 from status.config import ConfigError, ConfigHolder, load_config, parse_duration
 
@@ -107,7 +108,13 @@ BAD = [
         SITE + ONE + "smtp: {host: h, from: x@y, password: '${LEITSTAND_TEST_UNSET}'}\n",
         "smtp.password: environment variable LEITSTAND_TEST_UNSET is not set",
     ),
-    (SITE + "components:\n  - {id: web, name: [Web}\n", "line 3: expected ',' or ']', but got '}'"),
+    (
+        SITE + "components:\n  - {id: web, name: [Web}\n",
+        # libyaml's wording, and PyYAML's own where it was built without libyaml
+        "line 3: did not find expected ',' or ']'"
+        if yaml.__with_libyaml__
+        else "line 3: expected ',' or ']', but got '}'",
+    ),
     (
         SITE + ONE + "smtp: {host: h, from: x@y, tls: true}\n",
         "smtp: starttls and tls exclude each other: choose one",
