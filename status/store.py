@@ -211,11 +211,20 @@ class Store:
         c = t.component_state.c
         with self.engine.begin() as conn:
             for change in changes:
-                current = conn.execute(
-                    sa.select(c.status)
-                    .where(c.component_id == change.component_id)
-                    .with_for_update()
-                ).scalar()
+                values = dict(
+                    status=change.status, since=at, updated_at=at, manual=source != "probe"
+                )
+                current = self._locked_status(conn, change.component_id)
+                if current is None:
+                    # A first status: another worker may be writing it at this moment.
+                    created = conn.execute(
+                        _insert(conn, t.component_state)
+                        .values(component_id=change.component_id, **values)
+                        .on_conflict_do_nothing(index_elements=["component_id"])
+                        .returning(c.component_id)
+                    ).first()
+                    if created is None:  # it was: go on from what it wrote
+                        current = self._locked_status(conn, change.component_id)
                 if current == change.status:
                     conn.execute(
                         sa.update(t.component_state)
@@ -223,16 +232,7 @@ class Store:
                         .values(updated_at=at)
                     )
                     continue
-                values = dict(
-                    status=change.status, since=at, updated_at=at, manual=source != "probe"
-                )
-                if current is None:
-                    conn.execute(
-                        sa.insert(t.component_state).values(
-                            component_id=change.component_id, **values
-                        )
-                    )
-                else:
+                if current is not None:
                     conn.execute(
                         sa.update(t.component_state)
                         .where(c.component_id == change.component_id)
@@ -260,6 +260,13 @@ class Store:
                 "component %s: %s -> %s (%s)", component_id, current, change.status, change.reason
             )
         return [component_id for component_id, _, _ in changed]
+
+    @staticmethod
+    def _locked_status(conn: Connection, component_id: str) -> str | None:
+        c = t.component_state.c
+        return conn.execute(
+            sa.select(c.status).where(c.component_id == component_id).with_for_update()
+        ).scalar()
 
     def _auto_incident(
         self, conn: Connection, component_id: str, name: str, old: str | None, new: str, at
@@ -586,9 +593,7 @@ class Store:
         p = t.probe_state.c
         with self.engine.connect() as conn:
             rows = conn.execute(
-                sa.select(p.component_id, sa.func.max(p.last_result_at)).group_by(
-                    p.component_id
-                )
+                sa.select(p.component_id, sa.func.max(p.last_result_at)).group_by(p.component_id)
             ).all()
         return {component_id: at for component_id, at in rows if at is not None}
 

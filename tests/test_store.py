@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from status import migrate
 from status.models import ComponentStatus
-from status.store import StatusChange, make_engine
+from status.store import StatusChange, Store, make_engine
 
 
 def test_it_records_each_status_change_once_with_the_new_state(db):
@@ -106,3 +106,32 @@ def test_it_leaves_the_mode_of_an_existing_sqlite_database_alone(tmp_path):
     finally:
         engine.dispose()
     assert stat.S_IMODE(path.stat().st_mode) == 0o640
+
+
+def test_two_workers_writing_a_first_status_at_once_both_succeed(db, database_url):
+    """The other worker's row appears between our look and our insert."""
+    other = Store(make_engine(database_url))
+    t0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+
+    def meanwhile(conn, cursor, statement, *args):
+        if "FROM component_state" in statement and not meanwhile.done:
+            meanwhile.done = True
+            other.set_component_status(
+                "sip", "major_outage", reason="theirs", source="probe", at=t0
+            )
+
+    meanwhile.done = False
+    sa.event.listen(db.engine, "after_cursor_execute", meanwhile)
+    try:
+        changed = db.set_component_statuses(
+            [StatusChange("sip", "operational", "ours")], source="probe", at=t0
+        )
+    finally:
+        sa.event.remove(db.engine, "after_cursor_execute", meanwhile)
+        other.dispose()
+    assert meanwhile.done and changed == ["sip"]
+    assert db.component_states()["sip"].status == "operational"
+    assert [(c.old_status, c.new_status) for c in db.component_changes("sip")] == [
+        (None, "major_outage"),
+        ("major_outage", "operational"),
+    ]
