@@ -80,6 +80,7 @@ def site(app):
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
+    server.server_close()
 
 
 def visit(browser, url: str, width: int = 1280, **context):

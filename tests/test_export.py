@@ -177,6 +177,7 @@ def nginx(app):
                 proc.kill()
                 proc.wait()
         server.shutdown()
+        server.server_close()
         shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -21,10 +22,19 @@ from status.settings import SettingsError
 from tests.conftest import MINIMAL_CONFIG, ROOT, SECRET
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def free_port(count: int = 1) -> int:
+    """A port on loopback nobody listens on, and the ``count - 1`` after it as well."""
+    while True:
+        with contextlib.ExitStack() as stack:
+            first = stack.enter_context(socket.socket())
+            first.bind(("127.0.0.1", 0))
+            port = first.getsockname()[1]
+            try:
+                for n in range(1, count):
+                    stack.enter_context(socket.socket()).bind(("127.0.0.1", port + n))
+            except OSError:
+                continue  # one of them is taken: try another run of ports
+            return port
 
 
 def environment(tmp_path: Path, **extra: str) -> dict[str, str]:

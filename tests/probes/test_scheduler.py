@@ -290,6 +290,7 @@ def target():
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
+    server.server_close()
 
 
 def run_for(scheduler: Scheduler, seconds: float) -> float:

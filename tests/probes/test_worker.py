@@ -36,6 +36,7 @@ def target():
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_address[1]}/"
     server.shutdown()
+    server.server_close()
 
 
 def probe_config(target: str) -> str:
@@ -134,9 +135,7 @@ def test_several_processes_share_the_checks_and_stand_in_for_a_dead_one(tmp_path
     )
     flask = [sys.executable, "-m", "flask", "--app", "app"]
     subprocess.run([*flask, "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
-    port = free_port()
-    while free_port() == port + 1:  # port + 1 is the second process's
-        pass
+    port = free_port(2)  # port + 1 is the second process's
     proc = subprocess.Popen(
         [*flask, "probes", "run", "--processes", "2", "--metrics", f"127.0.0.1:{port}"],
         cwd=ROOT,
@@ -155,6 +154,7 @@ def test_several_processes_share_the_checks_and_stand_in_for_a_dead_one(tmp_path
         }
 
     everything = {f"c{i}" for i in range(16)}
+    stderr = ""
     try:
         # Each process probes its share, none twice, all of them together.
         wait_for(
@@ -184,6 +184,11 @@ def test_several_processes_share_the_checks_and_stand_in_for_a_dead_one(tmp_path
 
         proc.send_signal(signal.SIGTERM)
         _, stderr = proc.communicate(timeout=20)
+    except BaseException:
+        for pid in [*children(proc.pid), proc.pid]:
+            os.kill(pid, signal.SIGKILL)
+        print(proc.communicate(timeout=20)[1], file=sys.stderr)  # what the workers said
+        raise
     finally:
         if proc.poll() is None:
             proc.kill()
