@@ -14,7 +14,8 @@ from prometheus_client.core import GaugeMetricFamily
 
 from status.models import ComponentStatus, SubscriberState
 from status.runtime import runtime
-from status.snapshot import default_status
+from status.snapshot import current_status
+from status.store import utcnow
 
 log = logging.getLogger(__name__)
 bp = Blueprint("metrics", __name__)
@@ -29,12 +30,14 @@ class StatusCollector:
 
     def collect(self):
         rt = runtime(self.app)
+        now = utcnow()
         up = GaugeMetricFamily(
             "leitstand_database_up", "Whether the last scrape could read the database"
         )
         try:
             counts = rt.store.status_counts()
             states = rt.store.component_states()
+            newest = rt.store.newest_results()
         except Exception as exc:
             log.warning("metrics: database unreadable: %s", str(exc).splitlines()[0])
             up.add_metric([], 0)
@@ -49,8 +52,9 @@ class StatusCollector:
             labels=["component", "status"],
         )
         for component in rt.config.components:
-            state = states.get(component.id)
-            current = state.status if state else default_status(component)
+            current = current_status(
+                component, states.get(component.id), newest.get(component.id), now
+            )
             for value in ComponentStatus:
                 status.add_metric([component.id, value.value], 1 if value == current else 0)
         yield status

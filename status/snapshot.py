@@ -267,6 +267,23 @@ def default_status(component: Component) -> str:
     return ComponentStatus.UNKNOWN.value if component.probes else ComponentStatus.OPERATIONAL.value
 
 
+def current_status(component: Component, state: Any, newest: datetime | None, now: datetime) -> str:
+    """A component's status as readers are told it: the stored one, unless stale.
+
+    ``state`` is its stored status row (or None), ``newest`` the time of its newest
+    probe result. A probed component nobody reported on for too long is "unknown":
+    the workers write that themselves, but when every worker is gone nobody is left to.
+    """
+    status = state.status if state else default_status(component)
+    if (
+        component.probes
+        and status not in ("unknown", "under_maintenance")
+        and silent((p.interval for p in component.probes), newest, now, grace=LATE_GRACE_SECONDS)
+    ):
+        return ComponentStatus.UNKNOWN.value
+    return status
+
+
 def uptime_of(days: list[dict[str, float]]) -> float | None:
     """Share of monitored time up: unknown and maintenance time are left out entirely."""
     total = down = 0.0
@@ -329,18 +346,7 @@ def build(store: Store, config: Config, now: datetime | None = None) -> Snapshot
     components = {}
     for component in config.components:
         state = states.get(component.id)
-        status = state.status if state else default_status(component)
-        if (
-            component.probes
-            and status not in ("unknown", "under_maintenance")
-            and silent(
-                (p.interval for p in component.probes),
-                newest.get(component.id),
-                now,
-                grace=LATE_GRACE_SECONDS,
-            )
-        ):
-            status = "unknown"  # every probe worker is gone: nobody left to say so
+        status = current_status(component, state, newest.get(component.id), now)
         days = []
         for n in range(HISTORY_DAYS):
             day = first_day + timedelta(days=n)

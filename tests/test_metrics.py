@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from datetime import timedelta
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from status.runtime import runtime
-from status.store import Store, make_engine
+from status.store import Store, make_engine, utcnow
 from tests.conftest import system_component_missing
+from tests.test_snapshot import PROBED_CONFIG
 
 
 def samples(client) -> dict[tuple[str, tuple], float]:
@@ -60,3 +63,27 @@ def test_promtool_finds_nothing_to_complain_about(app, client):
     text = client.get("/metrics").get_data()
     result = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True)
     assert result.returncode == 0 and result.stdout + result.stderr == b"", result.stderr
+
+
+@pytest.mark.parametrize(
+    ("last_result_ago", "reported"),
+    [
+        (None, "unknown"),  # a status was stored, but no probe ever reported
+        (timedelta(seconds=30), "operational"),
+        (timedelta(minutes=10), "unknown"),  # every probe worker is gone
+    ],
+)
+def test_a_component_no_worker_reports_on_is_reported_as_no_data(
+    app, client, config_file, last_result_ago, reported
+):
+    config_file.write_text(PROBED_CONFIG)
+    runtime(app).config_holder.reload()
+    store = runtime(app).store
+    store.set_component_status("website", "operational", reason="up", source="probe")
+    if last_result_ago is not None:
+        state = {"component_id": "website", "probe": "tcp", "region": "fra", "verdict": "up"}
+        state |= {"failures": 0, "successes": 5, "slow": 0, "clean": 5}
+        state |= {"last_result_at": utcnow() - last_result_ago, "last_ok": True}
+        state |= {"last_latency_seconds": 0.001, "last_error": None}
+        store.record_probe_results([], [state])
+    assert status_of(samples(client), "website") == [reported]
