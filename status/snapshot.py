@@ -132,9 +132,10 @@ class ComponentView:
     def id(self) -> str:
         return self.config.id
 
-    def uptime(self) -> float | None:
-        """Uptime over the days with data (weighted like Statuspage); None without any."""
-        return uptime_of([d.seconds for d in self.days])
+    def uptime(self, last: int | None = None) -> float | None:
+        """Uptime over the (``last``) days with data, weighted like Statuspage; None without."""
+        days = self.days[-last:] if last else self.days
+        return uptime_of([d.seconds for d in days])
 
 
 @dataclass

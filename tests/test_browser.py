@@ -139,6 +139,12 @@ def test_it_fits_a_small_phone_and_saves_a_screenshot(browser, site):
     assert response.status == 200
     scroll_width = page.evaluate("document.documentElement.scrollWidth")
     assert scroll_width <= 360, "the page scrolls sideways at 360 px"
+    # 30 days of bar, and beside it the uptime of those 30 days alone.
+    bars = page.locator("ol.bar").count()
+    assert bars > 0
+    assert page.locator("ol.bar > li:visible").count() == 30 * bars
+    assert page.locator(".uptime-total.scale-short:visible").count() == bars
+    assert page.locator(".uptime-total.scale-long:visible").count() == 0
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "status-page-360.png"), full_page=True)
     assert (ARTIFACTS / "status-page-360.png").stat().st_size > 1000

@@ -230,6 +230,14 @@ def test_it_draws_the_uptime_bar_with_details_for_every_day(app, client):
                 "seconds_operational": 86400.0,
                 "seconds_major": 0.0,
             },
+            {  # beyond the 30 days a narrow screen shows
+                "component_id": "sip-gateway",
+                "day": today - timedelta(days=40),
+                "checks": 10,
+                "failures": 10,
+                "seconds_operational": 0.0,
+                "seconds_major": 86400.0,
+            },
         ]
     )
     incident = store.create_incident(
@@ -248,14 +256,16 @@ def test_it_draws_the_uptime_bar_with_details_for_every_day(app, client):
     days = re.findall(r'<li class="day-(\w+)" tabindex="0">', gateway)
     assert len(days) == 90
     assert days[-3:] == ["operational", "major_outage", "unknown"]  # today: no rollup yet
-    assert days.count("unknown") == 88
+    assert days.count("unknown") == 87
     yesterday = gateway.split('<li class="day-')[-2]
     assert "50.00% uptime" in yesterday and "Major Outage: 12 hours" in yesterday
     assert "100.00% uptime" in gateway.split('<li class="day-')[-3]
     assert "No data" in gateway.split('<li class="day-')[1]
     assert f'<a href="/incidents/{incident}">Calls fail</a>' in days_html(gateway, -1)
-    # The 90-day figure leaves out the days without data: (1 + 0.5) / 2.
-    assert '<span class="uptime-total">75.00% uptime</span>' in gateway
+    # Each total leaves out the days without data and covers the days its bar shows:
+    # 90 days (1 + 0.5 + 0) / 3; on narrow screens, which show 30 days, (1 + 0.5) / 2.
+    assert '<span class="uptime-total scale-long">50.00% uptime</span>' in gateway
+    assert '<span class="uptime-total scale-short">75.00% uptime</span>' in gateway
 
 
 def days_html(section: str, index: int) -> str:
