@@ -47,9 +47,26 @@ def make_engine(url: str) -> Engine:
 def create_private_file(path: str | os.PathLike) -> None:
     """Create an empty file with mode 0600 unless it exists (an empty file is an empty
     SQLite database). SQLite gives the -wal and -shm files it adds the same mode."""
-    # OSError: it exists, or SQLite will say in its own words why it cannot be created.
-    with suppress(OSError):
+    try:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        _warn_if_readable_by_others(os.fspath(path))
+    except OSError:
+        pass  # SQLite will say in its own words why it cannot be created
+
+
+_warned_readable: set[str] = set()
+
+
+def _warn_if_readable_by_others(path: str) -> None:
+    """Say so (once) when a database made elsewhere, or before 0600, is open to others."""
+    with suppress(OSError):
+        mode = os.stat(path).st_mode & 0o777
+        if mode & 0o077 and path not in _warned_readable:
+            _warned_readable.add(path)
+            log.warning(
+                "%s: the database can be read by other users (mode %o); chmod 600 it", path, mode
+            )
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:

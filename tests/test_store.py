@@ -96,16 +96,20 @@ def test_it_creates_the_sqlite_database_and_its_wal_files_private(tmp_path, worl
     assert modes == {"leitstand.db": 0o600, "leitstand.db-wal": 0o600, "leitstand.db-shm": 0o600}
 
 
-def test_it_leaves_the_mode_of_an_existing_sqlite_database_alone(tmp_path):
+def test_it_leaves_the_mode_of_an_existing_sqlite_database_alone_but_says_so(tmp_path, caplog):
     path = tmp_path / "shared.db"
     path.touch(mode=0o640)
     os.chmod(path, 0o640)
     engine = make_engine(f"sqlite:///{path}")
     try:
         migrate.upgrade(engine)
+        with engine.connect(), engine.connect():  # a second connection: no second warning
+            pass
     finally:
         engine.dispose()
     assert stat.S_IMODE(path.stat().st_mode) == 0o640
+    warnings = [r.getMessage() for r in caplog.records if "read by other users" in r.getMessage()]
+    assert warnings == [f"{path}: the database can be read by other users (mode 640); chmod 600 it"]
 
 
 def test_two_workers_writing_a_first_status_at_once_both_succeed(db, database_url):
