@@ -101,8 +101,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     store = Store(make_engine(os.environ["DATABASE_URL"]))
     host, _, port = args.metrics.rpartition(":")
+    # The supervisor: this process (it becomes one) or, for a worker it started anew,
+    # the parent we have now.
+    supervisor = os.getpid() if args.worker_number is None else os.getppid()
 
     def worker(number: int) -> int:
+        from probes.processes import stop_with_parent
+
+        stop_with_parent(supervisor)
         store.engine.dispose(close=False)  # the parent's connections stay its own
         # The same name for the process started anew after a crash: it takes its leases
         # back at once instead of waiting for them to run out.

@@ -11,6 +11,7 @@ workers still its children, none of the loaded memory kept for itself.
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import json
 import logging
@@ -25,6 +26,8 @@ from typing import NoReturn
 from probes import supervise
 
 log = logging.getLogger(__name__)
+
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 def run_forked(
@@ -60,6 +63,23 @@ def run_forked(
     env = {**os.environ, supervise.ENV: json.dumps({"children": children, "command": command})}
     script = str(Path(supervise.__file__).resolve())
     os.execve(sys.executable, [sys.executable, script], env)
+
+
+def stop_with_parent(parent: int) -> None:
+    """Have this process sent SIGTERM when its parent, the supervisor, is gone.
+
+    A supervisor killed outright (SIGKILL, OOM killer) must not leave its workers probing
+    on, unseen, for ever. Linux only (prctl PR_SET_PDEATHSIG); elsewhere nothing is done.
+    ``parent`` is the pid the parent had: if it is gone already, the signal comes now.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0) != 0:
+        log.warning("cannot ask to stop with the parent: %s", os.strerror(ctypes.get_errno()))
+        return
+    if os.getppid() != parent:  # it died before we asked
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _worker(number: int, worker: Callable[[int], int]) -> NoReturn:

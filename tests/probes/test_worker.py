@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -194,3 +195,49 @@ def test_several_processes_share_the_checks_and_stand_in_for_a_dead_one(tmp_path
             proc.kill()
     assert proc.returncode == 0, stderr
     assert "probe worker process 1 died" in stderr
+
+
+def test_workers_stop_when_their_supervisor_is_killed_outright(tmp_path, target):
+    env = environment(tmp_path, SECRET_KEY=SECRET)
+    Path(env["STATUS_CONFIG"]).write_text(probe_config(target))
+    flask = [sys.executable, "-m", "flask", "--app", "app"]
+    subprocess.run([*flask, "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
+    port = free_port(2)
+    proc = subprocess.Popen(
+        [*flask, "probes", "run", "--processes", "2", "--metrics", f"127.0.0.1:{port}"],
+        cwd=ROOT,
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    workers: list[int] = []
+    try:
+        forked = wait_for(lambda: children(proc.pid), lambda now: len(now) == 2, timeout=30)
+        # One forked by the loader, one started afresh by the supervisor after a crash.
+        os.kill(forked[1], signal.SIGKILL)
+        workers = wait_for(
+            lambda: children(proc.pid),
+            lambda now: len(now) == 2 and forked[1] not in now,
+            timeout=15,
+        )
+        wait_for(lambda: scrape(f"http://127.0.0.1:{port + 1}/metrics"), bool, timeout=30)
+        proc.kill()  # SIGKILL: the supervisor cannot pass anything on
+        proc.wait(5)
+
+        def alive() -> list[int]:
+            return [pid for pid in workers if Path(f"/proc/{pid}").exists() and not zombie(pid)]
+
+        wait_for(alive, lambda pids: pids == [], timeout=15)
+        _, stderr = proc.communicate(timeout=5)  # no worker holds the pipes any more
+    finally:
+        for pid in [*workers, proc.pid]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+    assert "probe worker process 1 started again" in stderr
+
+
+def zombie(pid: int) -> bool:
+    with contextlib.suppress(OSError):
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    return False
