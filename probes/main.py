@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from probes.metrics import ProbeMetrics
+from probes.processes import run_forked, stop_with_parent
 from probes.scheduler import Scheduler
 from status.config import ConfigError, ConfigHolder
 from status.store import Store, make_engine
@@ -106,8 +107,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     supervisor = os.getpid() if args.worker_number is None else os.getppid()
 
     def worker(number: int) -> int:
-        from probes.processes import stop_with_parent
-
         stop_with_parent(supervisor)
         store.engine.dispose(close=False)  # the parent's connections stay its own
         # The same name for the process started anew after a crash: it takes its leases
@@ -119,8 +118,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if args.worker_number is not None:  # started anew by the supervisor
         return worker(args.worker_number)
-    from probes.processes import run_forked
-
     restart = [*command(args.region, args.metrics, args.processes), "--worker-number", "{n}"]
     run_forked(args.processes, worker, command=restart, before_fork=store.engine.dispose)
 

@@ -24,11 +24,13 @@ from typing import Any
 from probes.state import LATE_GRACE_SECONDS, silent
 from status.config import Component, Config, Group
 from status.models import ComponentStatus, Indicator
-from status.store import Store, utcnow
+from status.store import ComponentState, Store, utcnow
 
 log = logging.getLogger(__name__)
 
 HISTORY_DAYS = 90
+NARROW_DAYS = 30
+"""Days of the bar a narrow screen shows (static/style.css hides the others)."""
 RECENT = 50  # incidents and maintenances in the Statuspage lists
 PARTIAL_OUTAGE_WEIGHT = 0.3  # as Statuspage: a partial outage counts as 30% downtime
 
@@ -268,7 +270,9 @@ def default_status(component: Component) -> str:
     return ComponentStatus.UNKNOWN.value if component.probes else ComponentStatus.OPERATIONAL.value
 
 
-def current_status(component: Component, state: Any, newest: datetime | None, now: datetime) -> str:
+def current_status(
+    component: Component, state: ComponentState | None, newest: datetime | None, now: datetime
+) -> str:
     """A component's status as readers are told it: the stored one, unless stale.
 
     ``state`` is its stored status row (or None), ``newest`` the time of its newest

@@ -26,6 +26,7 @@ from status.public_cache import cached
 from status.runtime import runtime
 from status.snapshot import (
     HISTORY_DAYS,
+    NARROW_DAYS,
     ComponentView,
     Day,
     Incident,
@@ -347,6 +348,7 @@ def index():
             upcoming=snapshot.upcoming_maintenances(now),
             sections=sections(snapshot),
             history_days=HISTORY_DAYS,
+            narrow_days=NARROW_DAYS,
         )
 
     return page("index", render)

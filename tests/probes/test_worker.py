@@ -51,6 +51,21 @@ def probe_config(target: str) -> str:
     )
 
 
+def start_probes(env: dict[str, str], config: str, *args: str) -> subprocess.Popen:
+    """`flask --app app probes run ARGS` on a migrated database and the given config."""
+    Path(env["STATUS_CONFIG"]).write_text(config)
+    flask = [sys.executable, "-m", "flask", "--app", "app"]
+    subprocess.run([*flask, "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
+    return subprocess.Popen(
+        [*flask, "probes", "run", *args],
+        cwd=ROOT,
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
 def scrape(url: str) -> str:
     try:
         with urllib.request.urlopen(url, timeout=5) as response:
@@ -61,17 +76,9 @@ def scrape(url: str) -> str:
 
 def test_the_worker_probes_serves_metrics_and_stops_on_sigterm(tmp_path, target):
     env = environment(tmp_path, SECRET_KEY=SECRET)
-    Path(env["STATUS_CONFIG"]).write_text(probe_config(target))
-    flask = [sys.executable, "-m", "flask", "--app", "app"]
-    subprocess.run([*flask, "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
     metrics_port = free_port()
-    proc = subprocess.Popen(
-        [*flask, "probes", "run", "--region", "fra", "--metrics", f"127.0.0.1:{metrics_port}"],
-        cwd=ROOT,
-        env=env,
-        text=True,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+    proc = start_probes(
+        env, probe_config(target), "--region", "fra", "--metrics", f"127.0.0.1:{metrics_port}"
     )
     try:
         metrics = wait_for(
@@ -131,19 +138,11 @@ def test_several_processes_share_the_checks_and_stand_in_for_a_dead_one(tmp_path
         f" probes: [{{type: http, url: '{target}', interval: 1s, timeout: 500ms}}]}}\n"
         for i in range(16)
     )
-    Path(env["STATUS_CONFIG"]).write_text(
-        "site: {title: Probe Test, url: 'https://status.test'}\ncomponents:\n" + components
-    )
-    flask = [sys.executable, "-m", "flask", "--app", "app"]
-    subprocess.run([*flask, "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
     port = free_port(2)  # port + 1 is the second process's
-    proc = subprocess.Popen(
-        [*flask, "probes", "run", "--processes", "2", "--metrics", f"127.0.0.1:{port}"],
-        cwd=ROOT,
-        env=env,
-        text=True,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+    proc = start_probes(
+        env,
+        "site: {title: Probe Test, url: 'https://status.test'}\ncomponents:\n" + components,
+        *("--processes", "2", "--metrics", f"127.0.0.1:{port}"),
     )
 
     def probed(n: int) -> set[str]:
@@ -199,17 +198,9 @@ def test_several_processes_share_the_checks_and_stand_in_for_a_dead_one(tmp_path
 
 def test_workers_stop_when_their_supervisor_is_killed_outright(tmp_path, target):
     env = environment(tmp_path, SECRET_KEY=SECRET)
-    Path(env["STATUS_CONFIG"]).write_text(probe_config(target))
-    flask = [sys.executable, "-m", "flask", "--app", "app"]
-    subprocess.run([*flask, "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
     port = free_port(2)
-    proc = subprocess.Popen(
-        [*flask, "probes", "run", "--processes", "2", "--metrics", f"127.0.0.1:{port}"],
-        cwd=ROOT,
-        env=env,
-        text=True,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+    proc = start_probes(
+        env, probe_config(target), "--processes", "2", "--metrics", f"127.0.0.1:{port}"
     )
     workers: list[int] = []
     try:
