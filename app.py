@@ -5,6 +5,9 @@ flask --app app probes run           probe worker (see README)
 python app.py                        all-in-one: web + probe scheduler + config watcher,
                                      one process (make run)
 
+This is the composition: the one module that imports the core (``status``), the web
+surfaces (``status.web``) and the plugins (``probes``, later ``subscribers``), wires
+them into one process and registers every command line group (docs/architecture.md).
 There is no notifier yet: email and webhooks arrive with the subscribers feature.
 """
 
@@ -19,7 +22,8 @@ import threading
 import click
 from flask import Flask
 
-from status import api_v2, cli, fastpath, feeds_views, health, metrics, ping, views
+import probes.cli
+from status import cli, web
 from status.config import ConfigError, ConfigHolder
 from status.runtime import Runtime, Supervisor, config_watcher, runtime
 from status.settings import SettingsError, from_environ, listen_address, require_secret_key
@@ -61,14 +65,9 @@ def create_app(test_config: dict | None = None) -> Flask:
         config_error=error,
         background_snapshots=not app.testing,
     )
-    views.init_app(app)
-    api_v2.init_app(app)
-    health.init_app(app)
-    metrics.init_app(app)
-    ping.init_app(app)
-    feeds_views.init_app(app)
+    web.init_app(app)
     cli.init_app(app)
-    fastpath.init_app(app)  # last: wraps the finished WSGI app
+    probes.cli.init_app(app)
     return app
 
 

@@ -81,10 +81,11 @@ def site_config(groups: int = 8, components: int = 50) -> str:
 
 def populate(database_url: str, config_path: Path) -> None:
     """90 days of rollups, 500 resolved incidents, 3 active ones, some statuses."""
-    from status import migrate
+    from status import migrate, ops
     from status.config import load_config
     from status.store import Store, make_engine
 
+    actor = ops.Actor.system("bench")
     config = load_config(config_path)
     store = Store(make_engine(database_url))
     migrate.upgrade(store.engine)
@@ -107,12 +108,14 @@ def populate(database_url: str, config_path: Path) -> None:
                     "latency_p95": 0.120 + rng.random() / 10,
                 }
             )
-    store.save_rollups(rows)
+    store.rollups.save(rows)
     ids = [c.id for c in config.components]
     for n in range(500):
         at = now - timedelta(days=rng.uniform(1, 700))
         affected = rng.choice(ids)
-        incident = store.create_incident(
+        incident = ops.open_incident(
+            store,
+            actor,
             name=f"Past incident {n}: elevated error rates",
             status="investigating",
             impact=rng.choice(["minor", "major", "critical"]),
@@ -120,10 +123,17 @@ def populate(database_url: str, config_path: Path) -> None:
             components={affected: "partial_outage"},
             at=at,
         )
-        store.add_incident_update(
-            incident, status="identified", body="Cause found.", at=at + timedelta(minutes=20)
+        ops.update_incident(
+            store,
+            actor,
+            incident,
+            status="identified",
+            body="Cause found.",
+            at=at + timedelta(minutes=20),
         )
-        store.add_incident_update(
+        ops.update_incident(
+            store,
+            actor,
             incident,
             status="resolved",
             body="Resolved. See the [postmortem](https://example.com/pm).",
@@ -131,8 +141,12 @@ def populate(database_url: str, config_path: Path) -> None:
             at=at + timedelta(hours=1),
         )
     for n, component_id in enumerate(ids[:3]):
-        store.set_component_status(component_id, "major_outage", reason="bench", source="console")
-        store.create_incident(
+        ops.set_component_status(
+            store, component_id, "major_outage", reason="bench", source="console"
+        )
+        ops.open_incident(
+            store,
+            actor,
             name=f"Active incident {n}",
             status="investigating",
             impact="critical",
@@ -141,7 +155,9 @@ def populate(database_url: str, config_path: Path) -> None:
             at=now - timedelta(minutes=10 + n),
         )
     for component_id in ids[3:]:
-        store.set_component_status(component_id, "operational", reason="bench", source="console")
+        ops.set_component_status(
+            store, component_id, "operational", reason="bench", source="console"
+        )
     store.dispose()
 
 

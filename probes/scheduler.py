@@ -22,24 +22,16 @@ import random
 import threading
 import time
 import uuid
-import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
 
 from probes import base, dns, heartbeat, http, tcp, tls
 from probes.metrics import ProbeMetrics
-from probes.state import (
-    STALE_AFTER_INTERVALS,
-    RegionVerdict,
-    Streak,
-    check_verdict,
-    component_status,
-)
+from probes.ownership import SHARDS, Ownership
+from probes.recorder import Check, Recorder, checks_of
 from status import rollup
-from status.config import Component, Config
-from status.models import ComponentStatus
-from status.store import StatusChange, Store, utcnow
+from status.clock import utcnow
+from status.config import Config
+from status.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -49,249 +41,13 @@ PROBES: dict[str, base.Probe] = {
     "tls": tls.probe,
     "dns": dns.probe,
 }
-SHARDS = 64
 TICK = 0.005
 """The dispatcher starts what is due at most this often (seconds): the least lag it adds."""
 
 
-@dataclass(frozen=True)
-class Check:
-    component: Component
-    spec: object  # one of the probe models in status.config
-
-    @property
-    def key(self) -> tuple[str, str]:
-        return self.component.id, self.spec.key
-
-    @property
-    def shard(self) -> int:
-        return zlib.crc32(f"{self.component.id}/{self.spec.key}".encode()) % SHARDS
+__all__ = ["PROBES", "SHARDS", "Check", "Ownership", "Recorder", "Scheduler", "checks_of"]
 
 
-def checks_of(config: Config) -> dict[tuple[str, str], Check]:
-    return {(c.id, p.key): Check(c, p) for c in config.components for p in c.probes}
-
-
-# -- ownership ---------------------------------------------------------------------------------
-class Ownership:
-    """Which shards this worker runs: rendezvous hashing over live workers, held by leases."""
-
-    def __init__(self, store: Store, region: str, worker_id: str, lease_seconds: float):
-        self.store = store
-        self.region = region
-        self.worker_id = worker_id
-        self.lease_seconds = lease_seconds
-        self.shards: set[int] = set()
-        self.wanted: set[int] = set()  # due to us by the hashing; held or not
-
-    def _shard_lease(self, shard: int) -> str:
-        return f"probes:{self.region}:shard:{shard}"
-
-    def refresh(self, now: datetime | None = None) -> set[int]:
-        """Renew membership, claim the shards due to us, let go of the others."""
-        now = now or utcnow()
-        member_prefix = f"probes:{self.region}:member:"
-        self.store.claim_leases(
-            [member_prefix + self.worker_id], self.worker_id, ttl=self.lease_seconds, now=now
-        )
-        members = sorted(self.store.live_leases(member_prefix, now).values()) or [self.worker_id]
-        mine = {
-            s
-            for s in range(SHARDS)
-            if max(members, key=lambda m, s=s: zlib.crc32(f"{s}:{m}".encode())) == self.worker_id
-        }
-        held = self.store.claim_leases(
-            [self._shard_lease(s) for s in mine], self.worker_id, ttl=self.lease_seconds, now=now
-        )
-        others = self.shards - mine
-        if others:
-            self.store.release_leases([self._shard_lease(s) for s in others], self.worker_id)
-        self.shards = {s for s in mine if self._shard_lease(s) in held}
-        self.wanted = mine
-        return self.shards
-
-    def release(self) -> None:
-        names = [self._shard_lease(s) for s in range(SHARDS)]
-        names += [f"probes:{self.region}:member:{self.worker_id}", "housekeeping"]
-        self.store.release_leases(names, self.worker_id)
-        self.shards = set()
-
-
-# -- recording ---------------------------------------------------------------------------------
-class Recorder:
-    """Turns results into streaks, stored rows and component status.
-
-    A component's status is derived again only when one of its checks changed verdict or
-    comes back from silence, when a maintenance window covering it opened or closed, or
-    when it was last seen without data; the sweep (``update_components(None, ...)``)
-    derives every component. ``statuses`` is this worker's view of the stored statuses,
-    renewed by each sweep: a hint for that last condition only.
-
-    Results of this worker's own region stay fresh ``grace`` seconds (the lease time)
-    beyond the three intervals: a check of its region is late while a worker holds its
-    shard (behind schedule, its results still on the way to the database, or being
-    handed over), and once no one holds it, another worker takes it within the lease
-    time. Without it an overloaded region flapped between its status and "no data".
-    Other regions' silence counts after three intervals, as it is theirs to explain.
-    """
-
-    def __init__(
-        self,
-        store: Store,
-        config: Callable[[], Config],
-        region: str,
-        *,
-        grace: float = 15.0,
-    ):
-        self.store = store
-        self.config = config
-        self.region = region
-        self.grace = grace
-        self.streaks: dict[tuple[str, str], Streak] = {}
-        self.last_at: dict[tuple[str, str], datetime] = {}
-        self.statuses: dict[str, str] | None = None
-        self.maintenance: set[str] = set()  # components in maintenance at the last look
-
-    def record(self, batch: list[tuple[Check, base.ProbeResult]], now: datetime | None = None):
-        """Store a batch of results and update the status of the components they touch."""
-        if not batch:
-            return
-        now = now or utcnow()
-        self._load_streaks({check.key for check, _ in batch})
-        statuses = self._statuses()
-        rows, states, touched = [], {}, set()
-        for check, result in batch:
-            component = check.component
-            before = self.streaks.get(check.key, Streak())
-            streak = before.advance(
-                ok=result.ok,
-                degraded=result.degraded,
-                failure_threshold=component.failure_threshold,
-                success_threshold=component.success_threshold,
-            )
-            self.streaks[check.key] = streak
-            at = result.started_at or now
-            previous = self.last_at.get(check.key)
-            self.last_at[check.key] = at
-            if (
-                streak.verdict != before.verdict
-                or previous is None
-                or (at - previous).total_seconds() > check.spec.interval * STALE_AFTER_INTERVALS
-                or statuses.get(component.id) in (None, ComponentStatus.UNKNOWN)
-            ):
-                touched.add(component.id)
-            rows.append(
-                {
-                    "component_id": component.id,
-                    "probe": check.spec.key,
-                    "region": self.region,
-                    "started_at": at,
-                    "duration_seconds": result.duration_seconds,
-                    "latency_seconds": result.latency_seconds,
-                    "ok": result.ok,
-                    "degraded": result.degraded,
-                    "status_code": result.http_status_code,
-                    "error": result.error,
-                }
-            )
-            states[check.key] = {
-                "component_id": component.id,
-                "probe": check.spec.key,
-                "region": self.region,
-                "verdict": streak.verdict,
-                "failures": streak.failures,
-                "successes": streak.successes,
-                "slow": streak.slow,
-                "clean": streak.clean,
-                "last_result_at": at,
-                "last_ok": result.ok,
-                "last_latency_seconds": result.latency_seconds,
-                "last_error": result.error,
-            }
-        self.store.record_probe_results(rows, list(states.values()))
-        maintenance = self.store.active_maintenance_components(now)
-        touched |= maintenance ^ self.maintenance
-        if touched:
-            self.update_components(touched, now, maintenance=maintenance)
-        self.maintenance = maintenance
-
-    def _load_streaks(self, keys: set[tuple[str, str]]) -> None:
-        """Pick up where another worker left off (after a takeover or a restart)."""
-        missing = keys - self.streaks.keys()
-        if not missing:
-            return
-        for row in self.store.probe_states({c for c, _ in missing}):
-            key = (row.component_id, row.probe)
-            if row.region == self.region and key in missing:
-                self.streaks[key] = Streak(
-                    row.verdict, row.failures, row.successes, row.slow, row.clean
-                )
-                self.last_at[key] = row.last_result_at
-
-    def _statuses(self, reload: bool = False) -> dict[str, str]:
-        if self.statuses is None or reload:
-            self.statuses = {cid: s.status for cid, s in self.store.component_states().items()}
-        return self.statuses
-
-    def update_components(
-        self, component_ids: set[str] | None, now: datetime, maintenance: set[str] | None = None
-    ) -> None:
-        """Derive and store the status of these components (None: all probed ones)."""
-        config = self.config()
-        components = [
-            c
-            for c in config.components
-            if c.probes and (component_ids is None or c.id in component_ids)
-        ]
-        if component_ids is None:
-            current = self._statuses(reload=True)
-        else:  # read afresh: another region's worker may have written since
-            current = {
-                cid: state.status
-                for cid, state in self.store.component_states([c.id for c in components]).items()
-            }
-        if not components:
-            return
-        by_check: dict[tuple[str, str], list] = {}
-        for row in self.store.probe_states([c.id for c in components]):
-            by_check.setdefault((row.component_id, row.probe), []).append(row)
-        if maintenance is None:
-            maintenance = self.maintenance = self.store.active_maintenance_components(now)
-        late = {self.region: self.grace}
-        changes = []
-        for component in components:
-            verdicts, reasons = [], []
-            for spec in component.probes:
-                regions = by_check.get((component.id, spec.key), [])
-                verdict = check_verdict(
-                    [RegionVerdict(r.region, r.verdict, r.last_result_at) for r in regions],
-                    quorum=component.quorum,
-                    interval=spec.interval,
-                    now=now,
-                    late=late,
-                )
-                verdicts.append(verdict)
-                errors = sorted({r.last_error for r in regions if r.last_error})
-                if verdict is None:
-                    reasons.append(f"{spec.key}: no data")
-                elif errors:
-                    reasons.append(f"{spec.key}: {'; '.join(errors)}")
-            status = component_status(verdicts, in_maintenance=component.id in maintenance)
-            if current.get(component.id) != status:  # the common case: nothing changed
-                changes.append(
-                    StatusChange(
-                        component.id,
-                        status,
-                        reason="; ".join(reasons)[:1000] or "all checks pass",
-                        auto_incident=component.name if component.auto_incident else None,
-                    )
-                )
-        if changes:
-            self.store.set_component_statuses(changes, source="probe", at=now)
-            self._statuses().update({c.component_id: c.status for c in changes})
-
-
-# -- the scheduler -----------------------------------------------------------------------------
 class Scheduler:
     """Runs the checks of this worker's shards until stopped; see the module docstring."""
 
@@ -396,7 +152,7 @@ class Scheduler:
             heap.clear()
         heartbeats = [k for k, c in checks.items() if c.spec.type == "heartbeat"]
         if heartbeats:
-            self.store.heartbeat_tokens(heartbeats)
+            self.store.heartbeats.tokens(heartbeats)
         log.info("probing %d checks (region %s)", len(checks), self.region)
         return checks
 
@@ -452,7 +208,7 @@ class Scheduler:
         try:
             self.metrics.lag.observe(max(0.0, time.monotonic() - due))
             if check.spec.type == "heartbeat":
-                row = self.store.heartbeat(*check.key)
+                row = self.store.heartbeats.get(*check.key)
                 result = heartbeat.evaluate(check.spec, row, utcnow())
             else:
                 result = base.run(PROBES[check.spec.type], check.spec, timeout=check.spec.timeout)
@@ -480,7 +236,7 @@ class Scheduler:
         while not stopping.wait(random.uniform(0, min(5.0, self.housekeeping_seconds))):
             try:
                 ttl = self.housekeeping_seconds * 2
-                if lease in self.store.claim_leases([lease], self.worker_id, ttl=ttl):
+                if lease in self.store.leases.claim([lease], self.worker_id, ttl=ttl):
                     report = rollup.run(self.store, self.config(), utcnow())
                     log.info("rolled up %d day(s), pruned %d", len(report.days), report.pruned)
             except Exception:

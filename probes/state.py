@@ -19,13 +19,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from status.models import ComponentStatus
+from status.rules import STALE_AFTER_INTERVALS
 
 UP, DEGRADED, DOWN = "up", "degraded", "down"
-
-STALE_AFTER_INTERVALS = 3
-"""A region's verdict counts while its last result is younger than this many intervals."""
-LATE_GRACE_SECONDS = 15.0
-"""What a live worker's own region may be late beyond that (the lease time; see Recorder)."""
 
 
 @dataclass(frozen=True)
@@ -113,17 +109,3 @@ def component_status(verdicts: Iterable[str | None], *, in_maintenance: bool) ->
     if DEGRADED in known:
         return ComponentStatus.DEGRADED_PERFORMANCE
     return ComponentStatus.OPERATIONAL
-
-
-def silent(
-    intervals: Iterable[float], newest: datetime | None, now: datetime, *, grace: float
-) -> bool:
-    """Whether no worker at all has reported on a component's checks for too long.
-
-    For readers of the status (the public snapshot): the workers write "no data" when
-    a check falls silent, but when every worker is gone nobody is left to write it.
-    """
-    if newest is None:
-        return True
-    window = max(intervals, default=0.0) * STALE_AFTER_INTERVALS + grace
-    return (now - newest).total_seconds() > window

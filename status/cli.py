@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 
 import click
@@ -92,46 +91,6 @@ def restore_command(file: str, yes: bool) -> None:
     click.echo(f"restored {file}; database at schema {rt.store.schema_revision()}")
 
 
-@click.group("probes", cls=AppGroup)
-def probes_group() -> None:
-    """The probe worker."""
-
-
-@probes_group.command("run")
-@click.option("--region", default="default", show_default=True, help="This worker's region.")
-@click.option(
-    "--metrics",
-    "metrics_address",
-    default="127.0.0.1:9115",
-    show_default=True,
-    help="Serve the probe metrics on HOST:PORT ('' for none); with --processes N, "
-    "process n serves on PORT+n.",
-)
-@click.option(
-    "--processes",
-    type=click.IntRange(1, 64),
-    default=1,
-    show_default=True,
-    help="Worker processes sharing the region's checks; one per core uses every core.",
-)
-def probes_run(region: str, metrics_address: str, processes: int) -> None:
-    """Run the checks of the config file until SIGTERM; reload the config on SIGHUP."""
-    from flask import current_app
-
-    from probes import main as probes_main
-
-    rt = runtime()
-    holder = _config_holder(rt)
-    if processes == 1:
-        probes_main.run_worker(rt.store, holder, region, metrics_address)
-        return
-    # The workers are forked from a process that loaded only what probing needs.
-    config = current_app.config
-    env = probes_main.environment(config["DATABASE_URL"], holder.path, config["LOG_LEVEL"])
-    argv = probes_main.command(region, metrics_address, processes)
-    os.execve(argv[0], argv, env)
-
-
 @click.group("heartbeats", cls=AppGroup)
 def heartbeats_group() -> None:
     """Heartbeat checks (pushed by cron jobs and batch work)."""
@@ -141,9 +100,9 @@ def heartbeats_group() -> None:
 def heartbeats_list() -> None:
     """Print each heartbeat check with the URL it must call."""
     rt = runtime()
-    config = _config_holder(rt).current
+    config = config_holder(rt).current
     checks = [(c.id, p.key) for c in config.components for p in c.probes if p.type == "heartbeat"]
-    tokens = rt.store.heartbeat_tokens(checks)
+    tokens = rt.store.heartbeats.tokens(checks)
     for component, probe in checks:
         token = tokens[(component, probe)]
         click.echo(f"{component}/{probe}\t{config.site.url}/ping/{token}")
@@ -160,12 +119,12 @@ def export_command(directory: str, watch: bool) -> None:
 
     from flask import current_app
 
-    from status import export
+    from status.web.public import mirror
 
     app = current_app._get_current_object()
-    _config_holder(runtime())
+    config_holder(runtime())
     if not watch:
-        report = export.export(app, directory)
+        report = mirror.export(app, directory)
         click.echo(
             f"{directory}: {len(report.written)} files written, {report.unchanged} unchanged, "
             f"{len(report.removed)} removed"
@@ -175,10 +134,10 @@ def export_command(directory: str, watch: bool) -> None:
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     signal.signal(signal.SIGINT, lambda *_: stopping.set())
     click.echo(f"mirroring the public site to {directory} (Ctrl-C stops)", err=True)
-    export.watch(app, directory, stopping)
+    mirror.watch(app, directory, stopping)
 
 
-def _config_holder(rt):
+def config_holder(rt):
     if rt.config_holder is None:
         raise click.ClickException(str(rt.config_error))
     return rt.config_holder
@@ -190,7 +149,6 @@ def init_app(app: Flask) -> None:
         db_group,
         backup_command,
         restore_command,
-        probes_group,
         heartbeats_group,
         export_command,
     ):

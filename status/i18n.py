@@ -1,9 +1,9 @@
-"""Languages and local time for the public pages: Flask-Babel, the site's timezone.
+"""Languages and local time, without Flask: the catalogues, dates, numbers, durations.
 
-The language of a request is, in order: ``?lang=`` (the switcher, which also sets the
-``lang`` cookie), the ``lang`` cookie, the best ``Accept-Language`` match — always one
-of ``site.languages``. Times are shown in the site's timezone with its abbreviation,
-formatted the way the language writes dates and numbers (Babel's CLDR data).
+Times are shown in the site's timezone with its abbreviation, formatted the way the
+language writes dates and numbers (Babel's CLDR data). :func:`translate` serves texts
+written outside a request (the probes' own incident updates); pages translate through
+Flask-Babel (:mod:`status.web.language`), from the same catalogues.
 
 The compiled catalogues (``translations/*/LC_MESSAGES/messages.mo``) are committed, so a
 fresh clone needs no compile step; ``docs/public-page.md`` says how to update them.
@@ -13,60 +13,25 @@ from __future__ import annotations
 
 import math
 from datetime import date, datetime, timedelta, tzinfo
+from functools import cache
 from pathlib import Path
 
 from babel import Locale
 from babel.dates import format_date, format_datetime, format_skeleton, format_timedelta
 from babel.numbers import format_decimal, format_percent
-from flask import Flask, Response, request
-from flask_babel import Babel, get_locale
-
-from status.runtime import runtime
+from babel.support import Translations
 
 TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
-COOKIE = "lang"
-COOKIE_MAX_AGE = 365 * 86400
-VARY = "Accept-Language, Cookie"
 
 
-def site_languages() -> list[str]:
-    try:
-        return list(runtime().config.site.languages)
-    except Exception:  # no valid config (CLI only): the pages are not served then anyway
-        return ["en"]
+@cache
+def _catalogue(lang: str) -> Translations:
+    return Translations.load(str(TRANSLATIONS), [lang])
 
 
-def requested_language() -> str | None:
-    """The switcher's choice (``?lang=de``), if it names one of the site's languages."""
-    lang = request.args.get("lang")
-    return lang if lang in site_languages() else None
-
-
-def select_language() -> str:
-    """The language for this request (see the module docstring)."""
-    languages = site_languages()
-    chosen = requested_language() or request.cookies.get(COOKIE)
-    if chosen in languages:
-        return chosen
-    return request.accept_languages.best_match(languages) or languages[0]
-
-
-def language() -> str:
-    """The current request's language code, as Flask-Babel selected it."""
-    return str(get_locale() or "en")
-
-
-def remember_choice(response: Response) -> Response:
-    """After ``?lang=xx``: keep the choice in a cookie, and keep that answer private."""
-    lang = requested_language()
-    if lang:
-        response.set_cookie(
-            COOKIE, lang, max_age=COOKIE_MAX_AGE, secure=True, httponly=True, samesite="Lax"
-        )
-        # The body is the same for everyone asking ?lang=xx; the Set-Cookie is not ours to
-        # hand out from a shared cache.
-        response.headers["Cache-Control"] = "private, no-cache"
-    return response
+def translate(message: str, lang: str, **params: str) -> str:
+    """``message`` (marked with ``N_``) in ``lang``, with its ``%(name)s`` filled in."""
+    return _catalogue(lang).gettext(message) % params
 
 
 # -- formatting (explicit locale and zone: rendered once, served to many) --------------------
@@ -111,8 +76,3 @@ def format_ms(seconds: float, lang: str) -> str:
 def format_duration(seconds: float, lang: str) -> str:
     """``2 hours`` / ``45 Sekunden``, rounded the way people say it."""
     return format_timedelta(timedelta(seconds=seconds), threshold=1.5, locale=lang)
-
-
-def init_app(app: Flask) -> None:
-    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS))
-    Babel(app, locale_selector=select_language)

@@ -31,7 +31,9 @@ STATUS_COLUMNS = {
     "partial_outage": "seconds_partial",
     "major_outage": "seconds_major",
     "under_maintenance": "seconds_maintenance",
+    "unknown": "seconds_unknown",
 }
+"""The rollup's column for the seconds in each status (no status yet counts as unknown)."""
 
 
 @dataclass
@@ -44,7 +46,7 @@ def seconds_per_status(
     start_status: str | None, changes: list[tuple[datetime, str]], start: datetime, end: datetime
 ) -> dict[str, float]:
     """Integrate a status timeline over [start, end); no status yet counts as unknown."""
-    seconds = dict.fromkeys([*STATUS_COLUMNS.values(), "seconds_unknown"], 0.0)
+    seconds = dict.fromkeys(STATUS_COLUMNS.values(), 0.0)
     status, since = start_status, start
     for at, new in [*changes, (end, None)]:
         at = min(max(at, start), end)
@@ -75,8 +77,8 @@ def rollup_day(store: Store, config: Config, day: date, now: datetime) -> list[d
     until = min(end, now)
     rows = []
     for component in config.components:
-        before, changes = store.status_timeline(component.id, start, until)
-        checks, failures, latencies = store.check_outcomes(component.id, start, until)
+        before, changes = store.components.timeline(component.id, start, until)
+        checks, failures, latencies = store.probes.outcomes(component.id, start, until)
         rows.append(
             {
                 "component_id": component.id,
@@ -91,6 +93,13 @@ def rollup_day(store: Store, config: Config, day: date, now: datetime) -> list[d
     return rows
 
 
+def oldest_data(store: Store) -> datetime | None:
+    """When the earliest raw result or state change still stored happened."""
+    firsts = [store.probes.oldest_result(), store.components.oldest_change()]
+    firsts = [f for f in firsts if f is not None]
+    return min(firsts) if firsts else None
+
+
 def run(
     store: Store,
     config: Config,
@@ -102,23 +111,23 @@ def run(
     """Bring rollups up to date (through today) and prune raw results past retention."""
     tz = config.site.tz
     today = now.astimezone(tz).date()
-    done = store.meta_value(DONE_KEY)
+    done = store.meta.value(DONE_KEY)
     if done is not None:
         first = date.fromisoformat(done) + timedelta(days=1)
     else:
-        oldest = store.oldest_monitoring_data()
+        oldest = oldest_data(store)
         first = oldest.astimezone(tz).date() if oldest else today
     days = [first + timedelta(days=n) for n in range((today - first).days + 1)]
     for day in days:
-        store.save_rollups(rollup_day(store, config, day, now))
+        store.rollups.save(rollup_day(store, config, day, now))
     if days and today > first:
-        store.set_meta_value(DONE_KEY, (today - timedelta(days=1)).isoformat())
+        store.meta.set_value(DONE_KEY, (today - timedelta(days=1)).isoformat())
 
     # Raw results go only once past retention and inside a day whose rollup is final.
     cutoff = min(now - timedelta(days=config.retention.raw_days), day_bounds(today, config)[0])
     pruned, deadline = 0, time.monotonic() + prune_seconds
     while time.monotonic() < deadline:
-        deleted = store.prune_probe_results(cutoff, batch=prune_batch)
+        deleted = store.probes.prune(cutoff, batch=prune_batch)
         pruned += deleted
         if deleted < prune_batch:
             break

@@ -12,9 +12,10 @@ from datetime import datetime
 from flask import Flask, current_app
 from prometheus_client import CollectorRegistry
 
+from status.clock import utcnow
 from status.config import ConfigError, ConfigHolder
 from status.snapshot import Snapshot, SnapshotCache
-from status.store import Store, utcnow
+from status.store import Store
 
 log = logging.getLogger(__name__)
 

@@ -17,10 +17,13 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
-from status import api_v2, fastpath
+from status import ops
+from status.clock import utcnow
 from status.runtime import runtime
 from status.snapshot import SnapshotCache
-from status.store import utcnow
+from status.web.public import api_v2, fastpath
+
+ACTOR = ops.Actor("user", "alice@example.org")
 
 FIXTURES = Path(__file__).parent / "fixtures" / "statuspage"
 ENDPOINTS = {
@@ -166,10 +169,17 @@ def store(app):
 def populated(app, store):
     """A page with a bit of everything: open and resolved incidents, all kinds of windows."""
     now = utcnow()
-    store.set_component_status(
-        "sip-gateway", "partial_outage", reason="drops", source="probe", at=now - timedelta(hours=2)
+    ops.set_component_status(
+        store,
+        "sip-gateway",
+        "partial_outage",
+        reason="drops",
+        source="probe",
+        at=now - timedelta(hours=2),
     )
-    old = store.create_incident(
+    old = ops.open_incident(
+        store,
+        ACTOR,
         name="Website slow",
         status="investigating",
         impact="minor",
@@ -177,20 +187,26 @@ def populated(app, store):
         components={"website": "degraded_performance"},
         at=now - timedelta(days=3),
     )
-    store.add_incident_update(
+    ops.update_incident(
+        store,
+        ACTOR,
         old,
         status="monitoring",
         body="A fix is out.",
         at=now - timedelta(days=3) + timedelta(minutes=30),
     )
-    store.add_incident_update(
+    ops.update_incident(
+        store,
+        ACTOR,
         old,
         status="resolved",
         body="Resolved.",
         components={"website": "operational"},
         at=now - timedelta(days=3) + timedelta(hours=1),
     )
-    calls = store.create_incident(
+    calls = ops.open_incident(
+        store,
+        ACTOR,
         name="Calls drop",
         status="investigating",
         impact="major",
@@ -198,22 +214,28 @@ def populated(app, store):
         components={"sip-gateway": "partial_outage"},
         at=now - timedelta(hours=1),
     )
-    store.add_incident_update(calls, status="identified", body="A carrier.", at=now)
-    active = store.create_maintenance(
+    ops.update_incident(store, ACTOR, calls, status="identified", body="A carrier.", at=now)
+    active = ops.schedule_maintenance(
+        store,
+        ACTOR,
         name="Carrier upgrade",
         body="Upgrading.",
         scheduled_for=now - timedelta(minutes=10),
         scheduled_until=now + timedelta(hours=1),
         components=["sip-gateway"],
     )
-    upcoming = store.create_maintenance(
+    upcoming = ops.schedule_maintenance(
+        store,
+        ACTOR,
         name="Database upgrade",
         body="Read-only for a while.",
         scheduled_for=now + timedelta(days=1),
         scheduled_until=now + timedelta(days=1, hours=2),
         components=["website"],
     )
-    done = store.create_maintenance(
+    done = ops.schedule_maintenance(
+        store,
+        ACTOR,
         name="Load balancers",
         body="Replacing.",
         scheduled_for=now - timedelta(days=10),
@@ -266,7 +288,7 @@ def test_it_writes_every_time_with_the_site_offset(client, populated):
 
 # -- what the documents say ----------------------------------------------------------------
 def test_it_names_the_page_and_its_overall_status(client, store):
-    store.set_component_status("website", "major_outage", reason="down", source="console")
+    ops.set_component_status(store, "website", "major_outage", reason="down", source="console")
 
     doc = get(client, "/api/v2/status.json")
 
@@ -282,7 +304,7 @@ def test_it_names_the_page_and_its_overall_status(client, store):
 
 
 def test_it_lists_groups_as_components_holding_their_children(client, store):
-    store.set_component_status("sip-gateway", "partial_outage", reason="x", source="console")
+    ops.set_component_status(store, "sip-gateway", "partial_outage", reason="x", source="console")
 
     components = get(client, "/api/v2/components.json")["components"]
 
@@ -309,8 +331,10 @@ def test_a_group_is_as_bad_as_its_worst_child(app, client, store, config_file):
         + "  - {id: fax, name: Fax, group: telephony}\n"
     )
     assert runtime(app).config_holder.reload()
-    store.set_component_status("sip-trunks", "degraded_performance", reason="x", source="console")
-    store.set_component_status("fax", "major_outage", reason="x", source="console")
+    ops.set_component_status(
+        store, "sip-trunks", "degraded_performance", reason="x", source="console"
+    )
+    ops.set_component_status(store, "fax", "major_outage", reason="x", source="console")
 
     components = get(client, "/api/v2/components.json")["components"]
 
@@ -321,8 +345,10 @@ def test_a_group_is_as_bad_as_its_worst_child(app, client, store, config_file):
 
 
 def test_it_never_says_unknown_but_the_last_status_known(client, store):
-    store.set_component_status("website", "degraded_performance", reason="slow", source="probe")
-    store.set_component_status("website", "unknown", reason="no data", source="probe")
+    ops.set_component_status(
+        store, "website", "degraded_performance", reason="slow", source="probe"
+    )
+    ops.set_component_status(store, "website", "unknown", reason="no data", source="probe")
 
     components = get(client, "/api/v2/components.json")["components"]
 
@@ -330,8 +356,8 @@ def test_it_never_says_unknown_but_the_last_status_known(client, store):
 
 
 def test_its_overall_status_agrees_with_the_components_it_reports(client, store):
-    store.set_component_status("website", "major_outage", reason="down", source="probe")
-    store.set_component_status("website", "unknown", reason="no data", source="probe")
+    ops.set_component_status(store, "website", "major_outage", reason="down", source="probe")
+    ops.set_component_status(store, "website", "unknown", reason="no data", source="probe")
 
     summary = get(client, "/api/v2/summary.json")
 
@@ -372,7 +398,9 @@ def test_it_describes_an_incident_with_its_timeline(client, populated):
 def test_it_lists_the_50_latest_incidents_and_every_unresolved_one(client, store):
     now = utcnow()
     for n in range(55):
-        store.create_incident(
+        ops.open_incident(
+            store,
+            ACTOR,
             name=f"Incident {n}",
             status="investigating" if n >= 52 else "resolved",
             impact="minor",
@@ -394,28 +422,41 @@ def test_it_lists_the_50_latest_windows_and_filters_upcoming_and_active(client, 
     now = utcnow()
     for n in range(52):
         start = now - timedelta(days=60 - n)
-        store.create_maintenance(
-            name=f"Past {n}", body="...", scheduled_for=start, scheduled_until=start + timedelta(1)
+        ops.schedule_maintenance(
+            store,
+            ACTOR,
+            name=f"Past {n}",
+            body="...",
+            scheduled_for=start,
+            scheduled_until=start + timedelta(1),
         )
-    active = store.create_maintenance(
+    active = ops.schedule_maintenance(
+        store,
+        ACTOR,
         name="Active",
         body="...",
         scheduled_for=now - timedelta(minutes=5),
         scheduled_until=now + timedelta(hours=1),
     )
-    upcoming = store.create_maintenance(
+    upcoming = ops.schedule_maintenance(
+        store,
+        ACTOR,
         name="Upcoming",
         body="...",
         scheduled_for=now + timedelta(days=2),
         scheduled_until=now + timedelta(days=2, hours=1),
     )
-    cancelled = store.create_maintenance(
+    cancelled = ops.schedule_maintenance(
+        store,
+        ACTOR,
         name="Called off",
         body="...",
         scheduled_for=now + timedelta(days=3),
         scheduled_until=now + timedelta(days=3, hours=1),
     )
-    store.add_maintenance_update(cancelled, status="completed", body="Cancelled.", cancelled=True)
+    ops.update_maintenance(
+        store, ACTOR, cancelled, status="completed", body="Cancelled.", cancelled=True
+    )
 
     latest = get(client, "/api/v2/scheduled-maintenances.json")["scheduled_maintenances"]
     upcoming_doc = get(client, "/api/v2/scheduled-maintenances/upcoming.json")
@@ -459,7 +500,9 @@ def test_it_describes_a_maintenance_window(client, populated):
 def test_a_window_starts_in_the_documents_within_a_minute(app, client, store, monkeypatch):
     frozen(app)  # the same snapshot throughout: only the clock moves
     now = utcnow()
-    window = store.create_maintenance(
+    window = ops.schedule_maintenance(
+        store,
+        ACTOR,
         name="Soon",
         body="...",
         scheduled_for=now + timedelta(minutes=10),
@@ -500,7 +543,9 @@ def test_a_new_incident_shows_up_with_the_next_snapshot(app, client, store):
     etag = before.headers["ETag"]
     assert before.get_json()["incidents"] == []
 
-    store.create_incident(name="Outage", status="investigating", impact="major", body="...")
+    ops.open_incident(
+        store, ACTOR, name="Outage", status="investigating", impact="major", body="..."
+    )
     within_the_second = client.get("/api/v2/incidents.json", headers={"If-None-Match": etag})
     clock.now += 1.1
     after = client.get("/api/v2/incidents.json", headers={"If-None-Match": etag})

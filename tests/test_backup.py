@@ -8,7 +8,7 @@ import threading
 import pytest
 import sqlalchemy as sa
 
-from status import backup, migrate
+from status import backup, migrate, ops
 from status import schema as t
 from status.store import Store, make_engine
 
@@ -38,7 +38,7 @@ def test_it_takes_a_consistent_backup_while_writes_happen(sqlite_db, tmp_path):
         i = 0
         while not stop.is_set():
             status = "major_outage" if i % 2 else "operational"
-            sqlite_db.set_component_status("sip", status, reason=f"change {i}", source="probe")
+            ops.set_component_status(sqlite_db, "sip", status, reason=f"change {i}", source="probe")
             written.append(i)
             i += 1
 
@@ -74,25 +74,25 @@ def test_it_writes_the_backup_readable_by_its_owner_only(sqlite_db, tmp_path):
 
 
 def test_it_restores_a_backup_round_trip_equal(sqlite_db, tmp_path):
-    sqlite_db.set_component_status("sip", "major_outage", reason="down", source="probe")
-    sqlite_db.set_component_status("web", "operational", reason="up", source="console")
+    ops.set_component_status(sqlite_db, "sip", "major_outage", reason="down", source="probe")
+    ops.set_component_status(sqlite_db, "web", "operational", reason="up", source="console")
     before = dump(sqlite_db)
     dest = backup.backup(sqlite_db, tmp_path / "snap.db")
 
-    sqlite_db.set_component_status("sip", "operational", reason="recovered", source="probe")
-    sqlite_db.set_component_status("new", "partial_outage", reason="later", source="probe")
+    ops.set_component_status(sqlite_db, "sip", "operational", reason="recovered", source="probe")
+    ops.set_component_status(sqlite_db, "new", "partial_outage", reason="later", source="probe")
     assert dump(sqlite_db) != before
 
     assert backup.restore(sqlite_db, dest) == migrate.head_revision()
     assert dump(sqlite_db) == before
-    assert sqlite_db.component_states()["sip"].status == "major_outage"
+    assert sqlite_db.components.states()["sip"].status == "major_outage"
 
 
 def test_it_refuses_a_backup_from_a_newer_schema_and_changes_nothing(sqlite_db, tmp_path):
     dest = backup.backup(sqlite_db, tmp_path / "future.db")
     with sqlite3.connect(dest) as conn:
         conn.execute("UPDATE alembic_version SET version_num = '9999_from_the_future'")
-    sqlite_db.set_component_status("sip", "operational", reason="live", source="probe")
+    ops.set_component_status(sqlite_db, "sip", "operational", reason="live", source="probe")
     before = dump(sqlite_db)
 
     with pytest.raises(backup.BackupError, match="9999_from_the_future is newer"):
@@ -115,7 +115,7 @@ def test_it_refuses_files_that_are_not_backups(sqlite_db, tmp_path, content, mes
 
 
 def test_it_refuses_a_corrupted_backup(sqlite_db, tmp_path):
-    sqlite_db.set_component_status("sip", "operational", reason="x", source="probe")
+    ops.set_component_status(sqlite_db, "sip", "operational", reason="x", source="probe")
     dest = backup.backup(sqlite_db, tmp_path / "snap.db")
     data = bytearray(dest.read_bytes())
     # Scribble over the pages after the header: tables and indexes no longer agree.

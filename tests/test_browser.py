@@ -18,9 +18,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from werkzeug.serving import make_server
 
+from status import ops
+from status.clock import utcnow
 from status.runtime import runtime
-from status.store import utcnow
 from tests.conftest import ROOT, system_component_missing
+
+ACTOR = ops.Actor("user", "alice@example.org")
 
 CHROMIUM = "/usr/bin/chromium"
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
@@ -60,15 +63,19 @@ def site(app):
     """The app on a real loopback port, with some of everything on the page."""
     store = runtime(app).store
     now = utcnow()
-    store.set_component_status("sip-gateway", "partial_outage", reason="x", source="console")
-    store.create_incident(
+    ops.set_component_status(store, "sip-gateway", "partial_outage", reason="x", source="console")
+    ops.open_incident(
+        store,
+        ACTOR,
         name="Calls to mobile numbers fail",
         status="identified",
         impact="major",
         body="We found the **cause** and are working on a fix.",
         components={"sip-gateway": "partial_outage"},
     )
-    store.create_maintenance(
+    ops.schedule_maintenance(
+        store,
+        ACTOR,
         name="Database upgrade",
         body="Short interruptions are possible.",
         scheduled_for=now + timedelta(days=2),
@@ -176,7 +183,9 @@ def test_the_script_shows_local_times_and_refreshes_the_content(browser, site, a
     assert page.inner_text(".times-note") == "Times are shown in your time zone."
 
     page.evaluate("window.notReloaded = true")
-    runtime(app).store.create_incident(
+    ops.open_incident(
+        runtime(app).store,
+        ACTOR,
         name="Voicemail is unreachable",
         status="investigating",
         impact="minor",

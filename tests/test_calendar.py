@@ -6,8 +6,11 @@ from datetime import timedelta
 
 from icalendar import Calendar
 
+from status import ops
+from status.clock import utcnow
 from status.runtime import runtime
-from status.store import utcnow
+
+ACTOR = ops.Actor("user", "alice@example.org")
 
 
 def fresh(app):
@@ -26,7 +29,9 @@ def events(client, url="/maintenance.ics") -> dict[str, dict]:
 
 def window(app, name="Database upgrade", days=3, components=("website",), **kwargs) -> int:
     start = utcnow().replace(microsecond=0) + timedelta(days=days)
-    return runtime(app).store.create_maintenance(
+    return ops.schedule_maintenance(
+        runtime(app).store,
+        ACTOR,
         name=name,
         body=f"{name}: short interruptions possible.",
         scheduled_for=start,
@@ -68,8 +73,12 @@ def test_it_keeps_the_uid_and_bumps_the_sequence_after_an_update(app, client):
     fresh(app)
     before = events(client)["Database upgrade"]
 
-    runtime(app).store.add_maintenance_update(
-        maintenance, status="scheduled", body="Moved to the backup cluster first."
+    ops.update_maintenance(
+        runtime(app).store,
+        ACTOR,
+        maintenance,
+        status="scheduled",
+        body="Moved to the backup cluster first.",
     )
     fresh(app)
     after = events(client)["Database upgrade"]
@@ -82,8 +91,13 @@ def test_it_keeps_the_uid_and_bumps_the_sequence_after_an_update(app, client):
 def test_it_marks_a_cancelled_window_cancelled(app, client):
     kept = window(app, name="Kept")
     cancelled = window(app, name="Called off", days=5)
-    runtime(app).store.add_maintenance_update(
-        cancelled, status="completed", body="Not needed after all.", cancelled=True
+    ops.update_maintenance(
+        runtime(app).store,
+        ACTOR,
+        cancelled,
+        status="completed",
+        body="Not needed after all.",
+        cancelled=True,
     )
     fresh(app)
 

@@ -4,7 +4,7 @@ import sqlite3
 
 import pytest
 
-from status import migrate
+from status import migrate, ops
 from status.runtime import runtime
 
 
@@ -50,18 +50,18 @@ def test_it_explains_pg_dump_when_asked_to_back_up_postgresql(runner, tmp_path):
 def test_it_backs_up_and_restores_from_the_command_line(app, runner, tmp_path):
     store = runtime(app).store
     target = tmp_path / "backup.db"
-    store.set_component_status("website", "major_outage", reason="down", source="console")
+    ops.set_component_status(store, "website", "major_outage", reason="down", source="console")
     result = runner.invoke(args=["backup", str(target)])
     assert result.exit_code == 0, result.output
-    store.set_component_status("website", "operational", reason="up", source="console")
+    ops.set_component_status(store, "website", "operational", reason="up", source="console")
 
     result = runner.invoke(args=["restore", str(target)], input="n\n")
     assert result.exit_code == 1
-    assert store.component_states()["website"].status == "operational"
+    assert store.components.states()["website"].status == "operational"
 
     result = runner.invoke(args=["restore", str(target)], input="y\n")
     assert result.exit_code == 0, result.output
-    assert store.component_states()["website"].status == "major_outage"
+    assert store.components.states()["website"].status == "major_outage"
 
 
 @only_sqlite

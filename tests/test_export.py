@@ -19,11 +19,14 @@ import pytest
 from werkzeug.serving import make_server
 
 from bench import nginx_mirror
-from status import export
-from status.public_cache import CACHE_CONTROL
+from status import ops
 from status.runtime import runtime
-from status.views import SECURITY_HEADERS
+from status.web.public import mirror as export
+from status.web.public.cache import CACHE_CONTROL
+from status.web.security import SECURITY_HEADERS
 from tests.conftest import system_component_missing
+
+ACTOR = ops.Actor("user", "alice@example.org")
 
 
 def served(client, path: str) -> bytes:
@@ -34,8 +37,13 @@ def served(client, path: str) -> bytes:
 
 def test_it_writes_exactly_what_the_app_serves(app, client, tmp_path):
     store = runtime(app).store
-    incident = store.create_incident(
-        name="Calls drop", status="investigating", impact="major", body="Looking into it."
+    incident = ops.open_incident(
+        store,
+        ACTOR,
+        name="Calls drop",
+        status="investigating",
+        impact="major",
+        body="Looking into it.",
     )
     mirror = tmp_path / "mirror"
     report = export.export(app, mirror)
@@ -54,8 +62,8 @@ def test_it_rewrites_only_what_changed(app, tmp_path):
     again = export.export(app, mirror)
     assert again.written == [] and again.unchanged == len(first.written)
 
-    runtime(app).store.set_component_status(
-        "website", "major_outage", reason="down", source="console"
+    ops.set_component_status(
+        runtime(app).store, "website", "major_outage", reason="down", source="console"
     )
     runtime(app).snapshots = None  # as if a second had passed
     changed = export.export(app, mirror)
@@ -67,13 +75,19 @@ def test_it_writes_the_most_recently_changed_pages_first(app):
     store = runtime(app).store
     t0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
     ids = [
-        store.create_incident(
-            name=f"Old {n}", status="resolved", impact="minor", body="x", at=t0 + timedelta(n)
+        ops.open_incident(
+            store,
+            ACTOR,
+            name=f"Old {n}",
+            status="resolved",
+            impact="minor",
+            body="x",
+            at=t0 + timedelta(n),
         )
         for n in range(5)
     ]
-    store.add_incident_update(
-        ids[1], status="postmortem", body="What happened", at=t0 + timedelta(9)
+    ops.update_incident(
+        store, ACTOR, ids[1], status="postmortem", body="What happened", at=t0 + timedelta(9)
     )
     paths = export.public_paths(app)
     first = paths[len(export.FIXED_PATHS) :][:2]
@@ -102,8 +116,8 @@ def test_watch_rewrites_within_two_seconds_of_a_change(app, tmp_path):
             time.sleep(0.05)
         assert "Major Outage" not in index.read_text()
 
-        runtime(app).store.set_component_status(
-            "sip-gateway", "major_outage", reason="down", source="console"
+        ops.set_component_status(
+            runtime(app).store, "sip-gateway", "major_outage", reason="down", source="console"
         )
         changed_at = time.monotonic()
         while "Major Outage" not in index.read_text() and time.monotonic() < changed_at + 5:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from status import ops
 from status.runtime import runtime
 
 
@@ -70,8 +71,8 @@ def test_answers_that_set_a_cookie_or_are_not_public_are_never_kept(client, flas
 
 def test_a_new_snapshot_brings_new_answers(app, client, flask_calls):
     client.get("/")
-    runtime(app).store.set_component_status(
-        "website", "major_outage", reason="down", source="console"
+    ops.set_component_status(
+        runtime(app).store, "website", "major_outage", reason="down", source="console"
     )
     runtime(app).snapshots = None  # as if a second had passed
     assert "Major Service Outage" in client.get("/").get_data(as_text=True)
@@ -90,7 +91,7 @@ def test_a_change_is_rendered_behind_the_requests_and_served_warm(app, client, f
     rt.snapshots.check_every = 0.0
     before = rt.snapshots.get()
 
-    rt.store.set_component_status("website", "major_outage", reason="down", source="console")
+    ops.set_component_status(rt.store, "website", "major_outage", reason="down", source="console")
     # The request that notices the change is not held up: it gets the last answer.
     assert "All Systems Operational" in client.get("/").get_data(as_text=True)
     deadline = time.monotonic() + 10

@@ -7,7 +7,10 @@ from datetime import UTC, datetime, timedelta
 import feedparser
 import pytest
 
+from status import ops
 from status.runtime import runtime
+
+ACTOR = ops.Actor("user", "alice@example.org")
 
 FEEDS = ["/history.atom", "/history.rss"]
 TAG = "tag:status.test.example,2005"
@@ -33,7 +36,9 @@ def html_of(entry) -> str:
 def test_it_serves_incidents_and_maintenance_as_valid_feeds(app, client):
     store = runtime(app).store
     at = datetime(2024, 11, 24, 11, 0, tzinfo=UTC)
-    incident = store.create_incident(
+    incident = ops.open_incident(
+        store,
+        ACTOR,
         name="Calls dropping",
         status="investigating",
         impact="major",
@@ -41,7 +46,9 @@ def test_it_serves_incidents_and_maintenance_as_valid_feeds(app, client):
         components={"sip-gateway": "major_outage"},
         at=at,
     )
-    maintenance = store.create_maintenance(
+    maintenance = ops.schedule_maintenance(
+        store,
+        ACTOR,
         name="Database upgrade",
         body="Short interruptions possible.",
         scheduled_for=at + timedelta(days=2),
@@ -79,14 +86,30 @@ def test_it_serves_incidents_and_maintenance_as_valid_feeds(app, client):
 def test_it_lists_updates_newest_first_with_time_and_bold_status(app, client, url):
     store = runtime(app).store
     at = datetime(2024, 11, 24, 11, 0, tzinfo=UTC)
-    incident = store.create_incident(
-        name="Calls dropping", status="investigating", impact="minor", body="Looking.", at=at
+    incident = ops.open_incident(
+        store,
+        ACTOR,
+        name="Calls dropping",
+        status="investigating",
+        impact="minor",
+        body="Looking.",
+        at=at,
     )
-    store.add_incident_update(
-        incident, status="identified", body="A bad deploy.", at=at + timedelta(minutes=30)
+    ops.update_incident(
+        store,
+        ACTOR,
+        incident,
+        status="identified",
+        body="A bad deploy.",
+        at=at + timedelta(minutes=30),
     )
-    store.add_incident_update(
-        incident, status="resolved", body="Rolled back.", at=at + timedelta(hours=1, minutes=5)
+    ops.update_incident(
+        store,
+        ACTOR,
+        incident,
+        status="resolved",
+        body="Rolled back.",
+        at=at + timedelta(hours=1, minutes=5),
     )
     fresh(app)
 
@@ -104,7 +127,9 @@ def test_it_lists_updates_newest_first_with_time_and_bold_status(app, client, ur
 
 @pytest.mark.parametrize("url", FEEDS)
 def test_it_shows_markup_in_a_body_as_text(app, client, url):
-    runtime(app).store.create_incident(
+    ops.open_incident(
+        runtime(app).store,
+        ACTOR,
         name="Odd <b>name</b>",
         status="investigating",
         impact="minor",
@@ -124,16 +149,24 @@ def test_it_shows_markup_in_a_body_as_text(app, client, url):
 def test_it_keeps_entry_ids_and_moves_updated_entries_to_the_top(app, client):
     store = runtime(app).store
     at = datetime(2024, 11, 1, tzinfo=UTC)
-    old = store.create_incident(
-        name="Old", status="investigating", impact="minor", body="One.", at=at
+    old = ops.open_incident(
+        store, ACTOR, name="Old", status="investigating", impact="minor", body="One.", at=at
     )
-    store.create_incident(
-        name="New", status="investigating", impact="minor", body="Two.", at=at + timedelta(days=1)
+    ops.open_incident(
+        store,
+        ACTOR,
+        name="New",
+        status="investigating",
+        impact="minor",
+        body="Two.",
+        at=at + timedelta(days=1),
     )
     fresh(app)
     _, before = fetch(client, "/history.atom")
 
-    store.add_incident_update(old, status="resolved", body="Done.", at=at + timedelta(days=2))
+    ops.update_incident(
+        store, ACTOR, old, status="resolved", body="Done.", at=at + timedelta(days=2)
+    )
     fresh(app)
     _, after = fetch(client, "/history.atom")
 
@@ -149,7 +182,9 @@ def test_it_keeps_entry_ids_and_moves_updated_entries_to_the_top(app, client):
 def test_it_narrows_the_feed_to_one_component(app, client, url):
     store = runtime(app).store
     at = datetime(2024, 11, 1, tzinfo=UTC)
-    store.create_incident(
+    ops.open_incident(
+        store,
+        ACTOR,
         name="Calls dropping",
         status="investigating",
         impact="major",
@@ -157,7 +192,9 @@ def test_it_narrows_the_feed_to_one_component(app, client, url):
         components={"sip-gateway": "major_outage"},
         at=at,
     )
-    store.create_incident(
+    ops.open_incident(
+        store,
+        ACTOR,
         name="Site slow",
         status="investigating",
         impact="minor",
@@ -165,7 +202,9 @@ def test_it_narrows_the_feed_to_one_component(app, client, url):
         components={"website": "degraded_performance"},
         at=at,
     )
-    store.create_maintenance(
+    ops.schedule_maintenance(
+        store,
+        ACTOR,
         name="New load balancer",
         body="Planned.",
         scheduled_for=at + timedelta(days=3),
@@ -202,8 +241,8 @@ def test_it_serves_an_empty_history_that_stays_the_same(app, client, url):
 
 def test_it_answers_304_while_nothing_changed_and_200_after_a_change(app, client):
     store = runtime(app).store
-    incident = store.create_incident(
-        name="Calls dropping", status="investigating", impact="minor", body="Looking."
+    incident = ops.open_incident(
+        store, ACTOR, name="Calls dropping", status="investigating", impact="minor", body="Looking."
     )
     fresh(app)
     first = client.get("/history.rss")
@@ -213,7 +252,7 @@ def test_it_answers_304_while_nothing_changed_and_200_after_a_change(app, client
     assert again.status_code == 304
     assert again.data == b""
 
-    store.add_incident_update(incident, status="resolved", body="Fixed.")
+    ops.update_incident(store, ACTOR, incident, status="resolved", body="Fixed.")
     fresh(app)
     changed = client.get("/history.rss", headers={"If-None-Match": first.headers["ETag"]})
     assert changed.status_code == 200

@@ -9,10 +9,14 @@ from datetime import timedelta
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from status import ops
+from status.clock import utcnow
 from status.runtime import runtime
-from status.store import Store, make_engine, utcnow
+from status.store import Store, make_engine
 from tests.conftest import system_component_missing
 from tests.test_snapshot import PROBED_CONFIG
+
+ACTOR = ops.Actor("user", "alice@example.org")
 
 
 def samples(client) -> dict[tuple[str, tuple], float]:
@@ -37,8 +41,10 @@ def status_of(values, component: str) -> list[str]:
 
 def test_it_reports_each_components_status_one_hot(app, client):
     store = runtime(app).store
-    store.set_component_status("sip-gateway", "major_outage", reason="down", source="console")
-    store.create_incident(name="Calls fail", status="investigating", impact="major", body="…")
+    ops.set_component_status(store, "sip-gateway", "major_outage", reason="down", source="console")
+    ops.open_incident(
+        store, ACTOR, name="Calls fail", status="investigating", impact="major", body="…"
+    )
     values = samples(client)
     assert status_of(values, "sip-gateway") == ["major_outage"]
     assert status_of(values, "website") == ["operational"]  # by hand, never set
@@ -57,8 +63,8 @@ def test_promtool_finds_nothing_to_complain_about(app, client):
     promtool = shutil.which("promtool")
     if not promtool:
         system_component_missing("promtool", "install Debian's prometheus package")
-    runtime(app).store.set_component_status(
-        "website", "degraded_performance", reason="slow", source="console"
+    ops.set_component_status(
+        runtime(app).store, "website", "degraded_performance", reason="slow", source="console"
     )
     text = client.get("/metrics").get_data()
     result = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True)
@@ -79,11 +85,11 @@ def test_a_component_no_worker_reports_on_is_reported_as_no_data(
     config_file.write_text(PROBED_CONFIG)
     runtime(app).config_holder.reload()
     store = runtime(app).store
-    store.set_component_status("website", "operational", reason="up", source="probe")
+    ops.set_component_status(store, "website", "operational", reason="up", source="probe")
     if last_result_ago is not None:
         state = {"component_id": "website", "probe": "tcp", "region": "fra", "verdict": "up"}
         state |= {"failures": 0, "successes": 5, "slow": 0, "clean": 5}
         state |= {"last_result_at": utcnow() - last_result_ago, "last_ok": True}
         state |= {"last_latency_seconds": 0.001, "last_error": None}
-        store.record_probe_results([], [state])
+        store.probes.record([], [state])
     assert status_of(samples(client), "website") == [reported]

@@ -6,12 +6,16 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from status import snapshot
+from status import ops, snapshot
+from status.clock import utcnow
 from status.config import load_config
 from status.models import Indicator
-from status.snapshot import SnapshotCache, overall_indicator, uptime_of
-from status.store import Store, make_engine, utcnow
+from status.rules import overall_indicator, uptime_of
+from status.snapshot import SnapshotCache
+from status.store import Store, make_engine
 from tests.conftest import MINIMAL_CONFIG
+
+ACTOR = ops.Actor("user", "alice@example.org")
 
 
 @pytest.fixture
@@ -57,8 +61,10 @@ def test_uptime_leaves_out_time_without_data(days, expected):
 
 def test_it_holds_components_incidents_maintenance_and_history(db, config):
     now = utcnow()
-    db.set_component_status("sip-gateway", "major_outage", reason="down", source="probe")
-    incident = db.create_incident(
+    ops.set_component_status(db, "sip-gateway", "major_outage", reason="down", source="probe")
+    incident = ops.open_incident(
+        db,
+        ACTOR,
         name="Calls fail",
         status="investigating",
         impact="critical",
@@ -66,22 +72,26 @@ def test_it_holds_components_incidents_maintenance_and_history(db, config):
         components={"sip-gateway": "major_outage"},
         at=now - timedelta(hours=1),
     )
-    db.add_incident_update(incident, status="identified", body="Found it.", at=now)
-    upcoming = db.create_maintenance(
+    ops.update_incident(db, ACTOR, incident, status="identified", body="Found it.", at=now)
+    upcoming = ops.schedule_maintenance(
+        db,
+        ACTOR,
         name="Upgrade",
         body="New version.",
         scheduled_for=now + timedelta(days=1),
         scheduled_until=now + timedelta(days=1, hours=2),
         components=["website"],
     )
-    active = db.create_maintenance(
+    active = ops.schedule_maintenance(
+        db,
+        ACTOR,
         name="Database move",
         body="Moving.",
         scheduled_for=now - timedelta(minutes=5),
         scheduled_until=now + timedelta(hours=1),
         components=["website"],
     )
-    db.save_rollups(
+    db.rollups.save(
         [
             {
                 "component_id": "sip-gateway",
@@ -117,9 +127,9 @@ def test_it_holds_components_incidents_maintenance_and_history(db, config):
 
 
 def test_the_statuspage_status_of_a_silent_component_is_the_last_one_known(db, config):
-    db.set_component_status("website", "degraded_performance", reason="slow", source="probe")
-    db.set_component_status("website", "unknown", reason="no data", source="probe")
-    db.set_component_status("sip-gateway", "unknown", reason="no data", source="probe")
+    ops.set_component_status(db, "website", "degraded_performance", reason="slow", source="probe")
+    ops.set_component_status(db, "website", "unknown", reason="no data", source="probe")
+    ops.set_component_status(db, "sip-gateway", "unknown", reason="no data", source="probe")
     views = snapshot.build(db, config).components
     assert (views["website"].status, views["website"].known_status) == (
         "unknown",
@@ -130,18 +140,34 @@ def test_the_statuspage_status_of_a_silent_component_is_the_last_one_known(db, c
 
 def test_the_page_was_updated_when_any_incident_or_window_last_changed(db, config):
     now = utcnow().replace(microsecond=0)
-    older = db.create_incident(
-        name="Old", status="investigating", impact="minor", body="x", at=now - timedelta(days=2)
+    older = ops.open_incident(
+        db,
+        ACTOR,
+        name="Old",
+        status="investigating",
+        impact="minor",
+        body="x",
+        at=now - timedelta(days=2),
     )
-    db.create_incident(
-        name="New", status="investigating", impact="minor", body="y", at=now - timedelta(hours=1)
+    ops.open_incident(
+        db,
+        ACTOR,
+        name="New",
+        status="investigating",
+        impact="minor",
+        body="y",
+        at=now - timedelta(hours=1),
     )
     assert snapshot.build(db, config).updated_at == now - timedelta(hours=1)
 
-    db.add_incident_update(older, status="resolved", body="Fixed.", at=now - timedelta(minutes=5))
+    ops.update_incident(
+        db, ACTOR, older, status="resolved", body="Fixed.", at=now - timedelta(minutes=5)
+    )
     assert snapshot.build(db, config).updated_at == now - timedelta(minutes=5)
 
-    window = db.create_maintenance(
+    window = ops.schedule_maintenance(
+        db,
+        ACTOR,
         name="Upgrade",
         body="Soon.",
         scheduled_for=now + timedelta(days=1),
@@ -149,13 +175,13 @@ def test_the_page_was_updated_when_any_incident_or_window_last_changed(db, confi
         components=["website"],
         at=now - timedelta(days=3),
     )
-    db.add_maintenance_update(window, status="scheduled", body="Moved.", at=now)
+    ops.update_maintenance(db, ACTOR, window, status="scheduled", body="Moved.", at=now)
     assert snapshot.build(db, config).updated_at == now
 
 
 def test_the_api_indicator_counts_a_silent_component_with_its_last_status(db, config):
-    db.set_component_status("website", "major_outage", reason="down", source="probe")
-    db.set_component_status("website", "unknown", reason="no data", source="probe")
+    ops.set_component_status(db, "website", "major_outage", reason="down", source="probe")
+    ops.set_component_status(db, "website", "unknown", reason="no data", source="probe")
     snap = snapshot.build(db, config)
     assert snap.indicator(last_known=True) == Indicator.CRITICAL
     assert snap.indicator() == Indicator.NONE  # the page shows "No data", not an outage
@@ -181,7 +207,7 @@ def test_it_averages_the_last_24_hours_of_latency_per_hour(db, config):
             (now - timedelta(hours=30), 9.0),  # older than a day: not shown
         ]
     ]
-    db.record_probe_results(rows, [])
+    db.probes.record(rows, [])
     series = snapshot.build(db, config, now).components["website"].latency_24h
     assert [(at, pytest.approx(v)) for at, v in series] == [
         (hour - timedelta(hours=2), pytest.approx(0.020)),
@@ -201,7 +227,7 @@ def test_it_asks_the_database_at_most_once_a_second(db, config):
     clock = Clock()
     cache = SnapshotCache(db, lambda: config, clock=clock)
     first = cache.get()
-    db.set_component_status("website", "major_outage", reason="x", source="console")
+    ops.set_component_status(db, "website", "major_outage", reason="x", source="console")
     assert cache.get() is first  # within the second: no database round trip
     clock.now += 0.5
     assert cache.get() is first
@@ -224,7 +250,7 @@ def test_rendered_output_is_kept_per_snapshot(db, config):
 def test_it_keeps_serving_the_last_snapshot_when_the_database_is_gone(db, config):
     clock = Clock()
     cache = SnapshotCache(db, lambda: config, clock=clock)
-    db.set_component_status("website", "partial_outage", reason="x", source="console")
+    ops.set_component_status(db, "website", "partial_outage", reason="x", source="console")
     good = cache.get()
     cache.store = Store(make_engine("postgresql+psycopg://postgres@127.0.0.1:9/none"))
     clock.now += 2
@@ -267,13 +293,13 @@ def test_it_shows_no_data_when_no_worker_is_left_to_say_so(db, tmp_path, last_re
     path.write_text(PROBED_CONFIG)
     config = load_config(path)
     now = utcnow()
-    db.set_component_status("website", "operational", reason="up", source="probe")
+    ops.set_component_status(db, "website", "operational", reason="up", source="probe")
     if last_result_ago is not None:
         at = now - last_result_ago
         state = {"component_id": "website", "probe": "tcp", "region": "fra", "verdict": "up"}
         state |= {"failures": 0, "successes": 5, "slow": 0, "clean": 5, "last_result_at": at}
         state |= {"last_ok": True, "last_latency_seconds": 0.001, "last_error": None}
-        db.record_probe_results([], [state])
+        db.probes.record([], [state])
     view = snapshot.build(db, config, now).components["website"]
     assert view.status == shown
     assert view.known_status == "operational"  # the v2 API goes on with the last known

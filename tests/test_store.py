@@ -7,18 +7,20 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 import sqlalchemy as sa
 
-from status import migrate
+from status import migrate, ops
 from status.models import ComponentStatus
-from status.store import StatusChange, Store, make_engine
+from status.ops import StatusChange
+from status.store import Store, make_engine
 
 
 def test_it_records_each_status_change_once_with_the_new_state(db):
     t0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
-    assert db.set_component_status(
-        "sip", "major_outage", reason="3 failures", source="probe", at=t0
+    assert ops.set_component_status(
+        db, "sip", "major_outage", reason="3 failures", source="probe", at=t0
     )
-    assert not db.set_component_status("sip", "major_outage", reason="again", source="probe")
-    assert db.set_component_status(
+    assert not ops.set_component_status(db, "sip", "major_outage", reason="again", source="probe")
+    assert ops.set_component_status(
+        db,
         "sip",
         ComponentStatus.OPERATIONAL,
         reason="recovered",
@@ -26,21 +28,22 @@ def test_it_records_each_status_change_once_with_the_new_state(db):
         at=t0 + timedelta(minutes=5),
     )
 
-    state = db.component_states()["sip"]
+    state = db.components.states()["sip"]
     assert state.status == "operational"
     assert state.since == t0 + timedelta(minutes=5)
-    changes = [(c.old_status, c.new_status, c.reason) for c in db.component_changes("sip")]
+    changes = [(c.old_status, c.new_status, c.reason) for c in db.components.changes("sip")]
     assert changes == [
         (None, "major_outage", "3 failures"),
         ("major_outage", "operational", "recovered"),
     ]
-    assert db.data_version() == 2
+    assert db.meta.data_version() == 2
 
 
 def test_it_sets_many_statuses_in_one_change_of_the_data_version(db):
     t0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
-    db.set_component_status("web", "operational", reason="up", source="probe", at=t0)
-    changed = db.set_component_statuses(
+    ops.set_component_status(db, "web", "operational", reason="up", source="probe", at=t0)
+    changed = ops.set_component_statuses(
+        db,
         [
             StatusChange("web", "operational", "still up"),
             StatusChange("sip", "major_outage", "refused", auto_incident="SIP"),
@@ -50,28 +53,28 @@ def test_it_sets_many_statuses_in_one_change_of_the_data_version(db):
         at=t0 + timedelta(minutes=1),
     )
     assert changed == ["sip", "dns"]
-    states = db.component_states(["sip", "dns"])
+    states = db.components.states(["sip", "dns"])
     assert {cid: s.status for cid, s in states.items()} == {"sip": "major_outage", "dns": "unknown"}
-    assert [(c.old_status, c.new_status) for c in db.component_changes("web")] == [
+    assert [(c.old_status, c.new_status) for c in db.components.changes("web")] == [
         (None, "operational")
     ]
-    assert [i.name for i in db.incidents()] and db.data_version() == 2
+    assert [i.name for i in db.incidents.all()] and db.meta.data_version() == 2
 
 
 def test_it_returns_aware_utc_datetimes_whatever_zone_went_in(db):
     berlin = timezone(timedelta(hours=1))
     at = datetime(2026, 11, 24, 13, 30, tzinfo=berlin)
-    db.set_component_status("web", "operational", reason="manual", source="console", at=at)
+    ops.set_component_status(db, "web", "operational", reason="manual", source="console", at=at)
 
-    since = db.component_states()["web"].since
+    since = db.components.states()["web"].since
     assert since == at
     assert since.tzinfo is not None and since.utcoffset() == timedelta(0)
 
 
 def test_it_refuses_naive_datetimes(db):
     with pytest.raises(Exception, match="naive datetime"):
-        db.set_component_status(
-            "web", "operational", reason="x", source="console", at=datetime(2026, 1, 1)
+        ops.set_component_status(
+            db, "web", "operational", reason="x", source="console", at=datetime(2026, 1, 1)
         )
 
 
@@ -120,22 +123,22 @@ def test_two_workers_writing_a_first_status_at_once_both_succeed(db, database_ur
     def meanwhile(conn, cursor, statement, *args):
         if "FROM component_state" in statement and not meanwhile.done:
             meanwhile.done = True
-            other.set_component_status(
-                "sip", "major_outage", reason="theirs", source="probe", at=t0
+            ops.set_component_status(
+                other, "sip", "major_outage", reason="theirs", source="probe", at=t0
             )
 
     meanwhile.done = False
     sa.event.listen(db.engine, "after_cursor_execute", meanwhile)
     try:
-        changed = db.set_component_statuses(
-            [StatusChange("sip", "operational", "ours")], source="probe", at=t0
+        changed = ops.set_component_statuses(
+            db, [StatusChange("sip", "operational", "ours")], source="probe", at=t0
         )
     finally:
         sa.event.remove(db.engine, "after_cursor_execute", meanwhile)
         other.dispose()
     assert meanwhile.done and changed == ["sip"]
-    assert db.component_states()["sip"].status == "operational"
-    assert [(c.old_status, c.new_status) for c in db.component_changes("sip")] == [
+    assert db.components.states()["sip"].status == "operational"
+    assert [(c.old_status, c.new_status) for c in db.components.changes("sip")] == [
         (None, "major_outage"),
         ("major_outage", "operational"),
     ]

@@ -14,13 +14,18 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
 
-from status import schema
+from status import ops, schema
+from status.clock import utcnow
 from status.i18n import TRANSLATIONS
+from status.rules import INDICATOR_DESCRIPTIONS
 from status.runtime import runtime
-from status.snapshot import INDICATOR_DESCRIPTIONS, SnapshotCache
-from status.store import Store, make_engine, utcnow
-from status.views import BANNER, month_start, months_back
+from status.snapshot import SnapshotCache
+from status.store import Store, make_engine
+from status.web.public.labels import BANNER
+from status.web.public.viewmodels import month_start, months_back
 from tests.conftest import MINIMAL_CONFIG, ROOT
+
+ACTOR = ops.Actor("user", "alice@example.org")
 
 BERLIN = "Europe/Berlin"
 CSP = (
@@ -88,33 +93,35 @@ def _operational(store):
 
 
 def _degraded(store):
-    store.set_component_status("sip-gateway", "degraded_performance", reason="t", source="t")
+    ops.set_component_status(store, "sip-gateway", "degraded_performance", reason="t", source="t")
 
 
 def _partial(store):
-    store.set_component_status("sip-gateway", "partial_outage", reason="t", source="t")
+    ops.set_component_status(store, "sip-gateway", "partial_outage", reason="t", source="t")
 
 
 def _major(store):
-    store.set_component_status("sip-gateway", "major_outage", reason="t", source="t")
-    store.set_component_status("website", "partial_outage", reason="t", source="t")
+    ops.set_component_status(store, "sip-gateway", "major_outage", reason="t", source="t")
+    ops.set_component_status(store, "website", "partial_outage", reason="t", source="t")
 
 
 def _maintenance(store):
     now = utcnow()
-    store.create_maintenance(
+    ops.schedule_maintenance(
+        store,
+        ACTOR,
         name="Database move",
         body="Moving.",
         scheduled_for=now - timedelta(minutes=5),
         scheduled_until=now + timedelta(hours=1),
         components=["website"],
     )
-    store.set_component_status("website", "under_maintenance", reason="t", source="t")
+    ops.set_component_status(store, "website", "under_maintenance", reason="t", source="t")
 
 
 def _no_data(store):
-    store.set_component_status("sip-gateway", "unknown", reason="t", source="t")
-    store.set_component_status("website", "unknown", reason="t", source="t")
+    ops.set_component_status(store, "sip-gateway", "unknown", reason="t", source="t")
+    ops.set_component_status(store, "website", "unknown", reason="t", source="t")
 
 
 @pytest.mark.parametrize(
@@ -156,7 +163,9 @@ def test_it_words_the_banner_as_statuspage_in_each_state(
 def test_it_shows_active_incidents_with_their_latest_update(app, client):
     store = runtime(app).store
     now = utcnow()
-    incident = store.create_incident(
+    incident = ops.open_incident(
+        store,
+        ACTOR,
         name="Calls fail",
         status="investigating",
         impact="critical",
@@ -164,9 +173,9 @@ def test_it_shows_active_incidents_with_their_latest_update(app, client):
         components={"sip-gateway": "major_outage"},
         at=now - timedelta(hours=1),
     )
-    store.add_incident_update(incident, status="identified", body="The *carrier* is down.")
-    resolved = store.create_incident(
-        name="Old trouble", status="resolved", impact="minor", body="Fixed.", at=now
+    ops.update_incident(store, ACTOR, incident, status="identified", body="The *carrier* is down.")
+    resolved = ops.open_incident(
+        store, ACTOR, name="Old trouble", status="resolved", impact="minor", body="Fixed.", at=now
     )
     fresh(app)
 
@@ -183,14 +192,18 @@ def test_it_shows_active_incidents_with_their_latest_update(app, client):
 def test_it_shows_maintenance_in_progress_and_upcoming(app, client):
     store = runtime(app).store
     now = utcnow()
-    active = store.create_maintenance(
+    active = ops.schedule_maintenance(
+        store,
+        ACTOR,
         name="Database move",
         body="Moving the database.",
         scheduled_for=now - timedelta(minutes=5),
         scheduled_until=now + timedelta(hours=1),
         components=["website"],
     )
-    upcoming = store.create_maintenance(
+    upcoming = ops.schedule_maintenance(
+        store,
+        ACTOR,
         name="Upgrade",
         body="New version.",
         scheduled_for=now + timedelta(days=2),
@@ -212,7 +225,7 @@ def test_it_draws_the_uptime_bar_with_details_for_every_day(app, client):
     store = runtime(app).store
     now = utcnow()
     today = now.astimezone(runtime(app).config.site.tz).date()
-    store.save_rollups(
+    store.rollups.save(
         [
             {
                 "component_id": "sip-gateway",
@@ -240,7 +253,9 @@ def test_it_draws_the_uptime_bar_with_details_for_every_day(app, client):
             },
         ]
     )
-    incident = store.create_incident(
+    incident = ops.open_incident(
+        store,
+        ACTOR,
         name="Calls fail",
         status="investigating",
         impact="major",
@@ -296,7 +311,7 @@ def test_it_shows_the_response_time_and_a_sparkline_of_the_last_day(app, client)
         "last_ok": True,
         "last_latency_seconds": 0.1234,
     }
-    store.record_probe_results(results, [state])
+    store.probes.record(results, [state])
     fresh(app)
 
     html = get(client)
@@ -316,7 +331,9 @@ def test_it_respects_showcase_and_only_show_if_degraded(app, client):
     assert '<span class="component-name">Website</span>' in html
     assert "Backups" not in html  # operational, and only shown when degraded
 
-    runtime(app).store.set_component_status("backups", "partial_outage", reason="t", source="t")
+    ops.set_component_status(
+        runtime(app).store, "backups", "partial_outage", reason="t", source="t"
+    )
     fresh(app)
     html = get(client)
     assert '<span class="component-name">Backups</span>' in html
@@ -326,11 +343,16 @@ def test_it_respects_showcase_and_only_show_if_degraded(app, client):
 def test_it_shows_times_in_the_site_timezone_with_its_abbreviation(app, client):
     store = runtime(app).store
     winter = datetime(2025, 1, 15, 12, 0, tzinfo=UTC)
-    incident = store.create_incident(
-        name="Winter", status="investigating", impact="minor", body="Cold.", at=winter
+    incident = ops.open_incident(
+        store, ACTOR, name="Winter", status="investigating", impact="minor", body="Cold.", at=winter
     )
-    store.add_incident_update(
-        incident, status="resolved", body="Warm.", at=datetime(2025, 7, 1, 8, 5, tzinfo=UTC)
+    ops.update_incident(
+        store,
+        ACTOR,
+        incident,
+        status="resolved",
+        body="Warm.",
+        at=datetime(2025, 7, 1, 8, 5, tzinfo=UTC),
     )
     fresh(app)
 
@@ -347,7 +369,9 @@ def test_it_shows_times_in_the_site_timezone_with_its_abbreviation(app, client):
 def test_it_renders_an_incident_permalink_with_the_full_timeline(app, client):
     store = runtime(app).store
     now = utcnow()
-    incident = store.create_incident(
+    incident = ops.open_incident(
+        store,
+        ACTOR,
         name="Calls fail",
         status="investigating",
         impact="major",
@@ -355,7 +379,7 @@ def test_it_renders_an_incident_permalink_with_the_full_timeline(app, client):
         components={"sip-gateway": "partial_outage", "website": "degraded_performance"},
         at=now - timedelta(hours=2),
     )
-    store.add_incident_update(incident, status="monitoring", body="A fix is out.", at=now)
+    ops.update_incident(store, ACTOR, incident, status="monitoring", body="A fix is out.", at=now)
     fresh(app)
 
     html = get(client, f"/incidents/{incident}")
@@ -369,7 +393,9 @@ def test_it_renders_an_incident_permalink_with_the_full_timeline(app, client):
 def test_it_renders_a_maintenance_permalink(app, client):
     store = runtime(app).store
     start = datetime(2030, 3, 2, 22, 0, tzinfo=UTC)
-    window = store.create_maintenance(
+    window = ops.schedule_maintenance(
+        store,
+        ACTOR,
         name="Upgrade",
         body="New **version**.",
         scheduled_for=start,
@@ -399,13 +425,27 @@ def test_it_pages_the_history_by_month_newest_first(app, client):
     now = utcnow()
     old_month = months_back(month_start(now, tz), 2)
     old = datetime(old_month.year, old_month.month, 15, 12, tzinfo=tz)
-    recent = store.create_incident(
-        name="Recent trouble", status="resolved", impact="minor", body="Fixed.", at=now
+    recent = ops.open_incident(
+        store,
+        ACTOR,
+        name="Recent trouble",
+        status="resolved",
+        impact="minor",
+        body="Fixed.",
+        at=now,
     )
-    ancient = store.create_incident(
-        name="Ancient trouble", status="resolved", impact="major", body="Fixed long ago.", at=old
+    ancient = ops.open_incident(
+        store,
+        ACTOR,
+        name="Ancient trouble",
+        status="resolved",
+        impact="major",
+        body="Fixed long ago.",
+        at=old,
     )
-    works = store.create_maintenance(
+    works = ops.schedule_maintenance(
+        store,
+        ACTOR,
         name="Old works",
         body="Done.",
         scheduled_for=old + timedelta(days=1),
@@ -511,7 +551,7 @@ def _row_counts(store) -> dict[str, int]:
 )
 def test_subscribing_says_it_is_not_available_yet_and_stores_nothing(app, client, lang, heading):
     store = runtime(app).store
-    before, version = _row_counts(store), store.data_version()
+    before, version = _row_counts(store), store.meta.data_version()
 
     response = client.post(
         "/subscribe", data={"email": "alice@example.com"}, headers={"Accept-Language": lang}
@@ -524,7 +564,7 @@ def test_subscribing_says_it_is_not_available_yet_and_stores_nothing(app, client
     assert "alice@example.com" not in html
     assert response.headers["Cache-Control"] == "no-store"
     assert response.headers["Content-Security-Policy"] == CSP
-    assert _row_counts(store) == before and store.data_version() == version
+    assert _row_counts(store) == before and store.meta.data_version() == version
 
 
 # -- caching, headers, the database away ----------------------------------------------------------
@@ -545,7 +585,9 @@ def test_it_answers_304_when_the_etag_matches_and_varies_by_language(client):
 
 def test_it_serves_pages_from_the_snapshot_without_asking_the_database(app, client):
     rt = runtime(app)
-    incident = rt.store.create_incident(name="X", status="resolved", impact="minor", body="x")
+    incident = ops.open_incident(
+        rt.store, ACTOR, name="X", status="resolved", impact="minor", body="x"
+    )
     rt.snapshots = SnapshotCache(rt.store, lambda: rt.config, clock=Clock())
     urls = ["/", "/history", f"/incidents/{incident}", "/favicon.svg"]
     for url in urls:
@@ -567,7 +609,7 @@ def test_it_sends_the_security_headers_on_every_response(client):
 
 def test_it_keeps_answering_with_a_note_when_the_database_goes_away(app, client):
     rt = runtime(app)
-    rt.store.set_component_status("sip-gateway", "partial_outage", reason="t", source="t")
+    ops.set_component_status(rt.store, "sip-gateway", "partial_outage", reason="t", source="t")
     clock = Clock()
     rt.snapshots = SnapshotCache(rt.store, lambda: rt.config, clock=clock)
     assert "temporarily unavailable" not in get(client)
@@ -596,7 +638,7 @@ def test_it_shows_the_components_without_data_when_the_database_was_never_there(
 
 
 def test_it_serves_a_favicon_that_shows_the_status(app, client):
-    runtime(app).store.set_component_status("website", "major_outage", reason="t", source="t")
+    ops.set_component_status(runtime(app).store, "website", "major_outage", reason="t", source="t")
     fresh(app)
     response = client.get("/favicon.svg?s=critical")
     assert response.mimetype == "image/svg+xml"
@@ -606,7 +648,9 @@ def test_it_serves_a_favicon_that_shows_the_status(app, client):
 
 # -- what the page is made of --------------------------------------------------------------------
 def _bodies(store) -> dict[str, int]:
-    incident = store.create_incident(
+    incident = ops.open_incident(
+        store,
+        ACTOR,
         name="Evil",
         status="investigating",
         impact="minor",
@@ -617,7 +661,9 @@ def _bodies(store) -> dict[str, int]:
         ),
         components={"sip-gateway": "degraded_performance"},
     )
-    window = store.create_maintenance(
+    window = ops.schedule_maintenance(
+        store,
+        ACTOR,
         name="Works",
         body="# Heading\n\nPlain.",
         scheduled_for=utcnow() + timedelta(hours=1),

@@ -82,7 +82,7 @@ def test_a_ping_by_any_method_counts(app, runner, client, method):
     response = client.open(path, method=method)
     assert response.status_code == 200
     assert response.headers["Cache-Control"] == "no-store"
-    stored = runtime(app).store.heartbeat("backups", "heartbeat")
+    stored = runtime(app).store.heartbeats.get("backups", "heartbeat")
     assert stored.last_ping_at is not None
     assert heartbeat.evaluate(SPEC, stored, stored.last_ping_at + MIN).ok
 
@@ -91,7 +91,7 @@ def test_a_job_can_report_its_own_failure(app, runner, client):
     path = listed_urls(runner)["billing/nightly"].removeprefix("https://status.test.example")
     assert client.post(path).status_code == 200
     assert client.post(path + "/fail", data="exit code 2").status_code == 200
-    stored = runtime(app).store.heartbeat("billing", "nightly")
+    stored = runtime(app).store.heartbeats.get("billing", "nightly")
     result = heartbeat.evaluate(SPEC, stored, stored.last_fail_at)
     assert not result.ok and result.error.startswith("failure reported at")
 

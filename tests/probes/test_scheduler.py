@@ -83,7 +83,7 @@ class Feed:
                     )
                     batch.append((check, result))
             self.recorder.record(batch, now=self.now)
-            statuses.append(self.db.component_states()["api"].status)
+            statuses.append(self.db.components.states()["api"].status)
             self.now += timedelta(seconds=30)
         return statuses
 
@@ -102,32 +102,32 @@ def test_it_turns_consecutive_failures_into_outages_and_back(db, tmp_path):
         "operational",
         "operational",
     ]
-    changes = [(c.old_status, c.new_status) for c in db.component_changes("api")]
+    changes = [(c.old_status, c.new_status) for c in db.components.changes("api")]
     assert changes == [
         (None, "operational"),
         ("operational", "partial_outage"),
         ("partial_outage", "operational"),
     ]
-    assert len(db.probe_results("api")) == 18  # every result kept, not only the changes
+    assert len(db.probes.results("api")) == 18  # every result kept, not only the changes
 
 
 def test_it_reports_a_major_outage_when_every_probe_fails(db, tmp_path):
     feed = Feed(db, config_with(tmp_path, TWO_PROBES))
     assert feed({"a": ".xxx", "b": ".xxx"})[-1] == "major_outage"
-    reason = db.component_changes("api")[-1].reason
+    reason = db.components.changes("api")[-1].reason
     assert reason == "a: connection refused; b: connection refused"
 
 
 def test_it_opens_and_resolves_an_incident_on_its_own(db, tmp_path):
     feed = Feed(db, config_with(tmp_path, TWO_PROBES))
     feed({"a": ".xxx..", "b": ".xxx.."})
-    [incident] = db.incidents()
+    [incident] = db.incidents.all()
     assert (incident.name, incident.status, incident.impact) == (
         "API: major outage",
         "resolved",
         "major",
     )
-    updates = db.incident_updates(incident.id)
+    updates = db.incidents.updates(incident.id)
     assert [u.status for u in updates] == ["investigating", "resolved"]
     assert updates[0].affected_components == [
         {"code": "api", "old_status": "operational", "new_status": "major_outage"}
@@ -149,7 +149,7 @@ def test_it_marks_slow_answers_as_degraded(db, tmp_path):
 
 def maintenance_window(db, status: str, start: datetime, end: datetime) -> None:
     """A maintenance window covering the component ``api``."""
-    with db.begin() as conn:
+    with db.engine.begin() as conn:
         mid = conn.execute(
             sa.insert(t.maintenances).values(
                 name="Upgrade",
@@ -171,12 +171,12 @@ def test_maintenance_suppresses_outages_but_keeps_the_results(db, tmp_path):
     statuses = feed({"a": "..xxxxx", "b": "..xxxxx"})
     assert statuses[:2] == ["operational", "operational"]
     assert set(statuses[2:]) == {"under_maintenance"}
-    assert db.incidents() == []  # no outage, no incident, nothing to notify
-    assert sum(not r.ok for r in db.probe_results("api")) == 10
+    assert db.incidents.all() == []  # no outage, no incident, nothing to notify
+    assert sum(not r.ok for r in db.probes.results("api")) == 10
 
     # The window ends while the target is still down: now it is an outage.
     feed.recorder.update_components(None, T0 + timedelta(seconds=200))
-    assert db.component_states()["api"].status == "major_outage"
+    assert db.components.states()["api"].status == "major_outage"
 
 
 def test_it_needs_a_quorum_of_regions_to_call_an_outage(db, tmp_path):
@@ -205,9 +205,9 @@ def test_it_shows_no_data_when_every_worker_went_silent(db, tmp_path):
     feed({"a": "..", "b": ".."})
     recorder = feed.recorder
     recorder.update_components(None, feed.now + timedelta(seconds=60))
-    assert db.component_states()["api"].status == "operational"
+    assert db.components.states()["api"].status == "operational"
     recorder.update_components(None, feed.now + timedelta(seconds=91))
-    assert db.component_states()["api"].status == "unknown"
+    assert db.components.states()["api"].status == "unknown"
     # A region that stops reporting never counts as up.
 
 
@@ -229,7 +229,7 @@ def test_the_own_region_is_late_for_the_lease_time_before_it_is_silent(
     recorder.update_components(
         None, feed.now - timedelta(seconds=30) + timedelta(seconds=silent_for)
     )
-    assert db.component_states()["api"].status == status
+    assert db.components.states()["api"].status == status
 
 
 def test_a_check_back_from_silence_counts_again(db, tmp_path):
@@ -238,7 +238,7 @@ def test_a_check_back_from_silence_counts_again(db, tmp_path):
     # a falls silent (b goes on): the sweep counts only b, so the component looks fine.
     feed({"b": "...."})
     feed.recorder.update_components(None, feed.now)
-    assert db.component_states()["api"].status == "operational"
+    assert db.components.states()["api"].status == "operational"
     # a comes back still failing: its verdict did not change, its silence did.
     assert feed({"a": "x", "b": "."}) == ["partial_outage"]
 
@@ -323,19 +323,19 @@ def test_a_hanging_target_does_not_delay_the_others(db, tmp_path, target):
     )
     drain = run_for(scheduler, 3.0)
 
-    fast = db.probe_results("fast")
+    fast = db.probes.results("fast")
     assert len(fast) >= 10, "the fast check was held up"
     gaps = [(b.started_at - a.started_at).total_seconds() for a, b in itertools.pairwise(fast)]
     assert max(gaps) < 0.5
     assert all(r.ok for r in fast)
-    slow = db.probe_results("slow")
+    slow = db.probes.results("slow")
     assert [r.error for r in slow] == ["timed out after 2s"] * len(slow) and slow
     assert drain < 3  # in-flight probes finished or timed out, then it stopped
     assert metrics.registry.get_sample_value(
         "leitstand_probe_runs_total", {"component": "fast", "probe": "http", "result": "success"}
     ) == len(fast)
     # Housekeeping ran alongside: today's rollup already counts the checks.
-    today = {r.component_id: r for r in db.daily_rollups(date.today() - timedelta(days=1))}
+    today = {r.component_id: r for r in db.rollups.since(date.today() - timedelta(days=1))}
     assert today["fast"].checks >= 10
 
 

@@ -89,9 +89,9 @@ def test_the_worker_probes_serves_metrics_and_stops_on_sigterm(tmp_path, target)
         assert 'probe_http_status_code{component="web",probe="http",region="fra"} 200.0' in metrics
         assert "leitstand_probe_lag_seconds_bucket" in metrics
         store = Store(make_engine(env["DATABASE_URL"]))
-        wait_for(lambda: store.component_states().get("web"), lambda s: s is not None)
-        assert store.component_states()["web"].status == "operational"
-        assert {r.region for r in store.probe_results("web")} == {"fra"}
+        wait_for(lambda: store.components.states().get("web"), lambda s: s is not None)
+        assert store.components.states()["web"].status == "operational"
+        assert {r.region for r in store.probes.results("web")} == {"fra"}
         store.dispose()
 
         proc.send_signal(signal.SIGTERM)

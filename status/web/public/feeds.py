@@ -111,17 +111,11 @@ def content_html(entry: Entry, snapshot: Snapshot) -> str:
         parts.append(f"<p><strong>THIS IS A SCHEDULED EVENT {window(item, tz)}</strong></p>")
     parts += [update_html(u, tz) for u in item.updates]
     touched = incident_components(item) if isinstance(item, Incident) else set(item.components)
-    names = component_names(snapshot, touched)
+    names = snapshot.component_names(touched)
     if names:
         what = "incident" if isinstance(item, Incident) else "scheduled maintenance"
         parts.append(f"<p>This {what} affected: {escape(', '.join(names))}.</p>")
     return "".join(parts)
-
-
-def component_names(snapshot: Snapshot, ids: set[str] | tuple[str, ...]) -> list[str]:
-    """Names in config order; ids no longer in the config last, as they are."""
-    known = [v.config.name for v in snapshot.components.values() if v.id in ids]
-    return known + sorted(i for i in ids if i not in snapshot.components)
 
 
 def build(snapshot: Snapshot, fmt: str, component: str | None = None) -> FeedGenerator:

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from flask import Blueprint, Flask, Response, abort, request
+from flask import Blueprint, Response, abort, request
 
-from status.calendar import render_ics
-from status.public_cache import cached
 from status.runtime import runtime
 from status.snapshot import Snapshot
-from subscribers.feeds import render_atom, render_rss
+from status.web.public.cache import cached
+from status.web.public.calendar import render_ics
+from status.web.public.feeds import render_atom, render_rss
 
 bp = Blueprint("feeds", __name__)
 
@@ -39,7 +39,3 @@ def history_rss() -> Response:
 @bp.get("/maintenance.ics")
 def maintenance_ics() -> Response:
     return _serve("maintenance.ics", render_ics, "text/calendar")
-
-
-def init_app(app: Flask) -> None:
-    app.register_blueprint(bp)

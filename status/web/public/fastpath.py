@@ -1,6 +1,6 @@
 """A WSGI fast path for the outage rush: repeat public GETs never enter Flask.
 
-The public responses are already rendered once per snapshot (status/public_cache.py);
+The public responses are already rendered once per snapshot (status/web/public/cache.py);
 what remains per request is Flask's machinery (request context, session, locale
 selection, after-request hooks), which costs more than the response itself. So the
 first time Flask answers a public GET, this middleware keeps the complete answer —
@@ -12,7 +12,13 @@ the clock).
 What a public answer depends on, and so the key: the host, path and query string, the
 ``lang`` cookie (the only cookie the public pages read), ``Accept-Language``, and
 whether the client accepts gzip. Only answers marked cacheable by
-``public_cache.cached()`` are kept, and never one that sets a cookie.
+``cache.cached()`` are kept, and never one that sets a cookie.
+
+Who asks is in none of that, so the fast path stays out of every request where who
+asks could matter: it looks only at the public URLs (:func:`is_public`; the console,
+``/api/v1``, ``/metrics``, ``/healthz`` and ``/ping`` never enter it), and a request
+that carries credentials (an ``Authorization`` header or a session cookie) is neither
+answered from it nor kept in it, whatever its URL.
 """
 
 from __future__ import annotations
@@ -27,8 +33,8 @@ from http.cookies import CookieError, SimpleCookie
 from flask import Flask
 
 from status.runtime import runtime
+from status.web.public.cache import MARKER
 
-MARKER = "X-Leitstand-Cacheable"  # set by public_cache.cached(), removed here
 MAX_ENTRIES = 2000  # per snapshot: random Accept-Language values cannot fill memory
 WARM_MAX = 32  # requests replayed against a new snapshot before it goes live
 # What a replayed request carries: enough to ask the same thing, nothing about the asker.
@@ -50,6 +56,25 @@ REPLAYED = {
     "wsgi.multiprocess",
     "wsgi.run_once",
 }
+
+
+PUBLIC_PATHS = frozenset(
+    {"/", "/history", "/subscribe", "/favicon.svg", "/history.atom", "/history.rss"}
+    | {"/maintenance.ics"}
+)
+PUBLIC_PREFIXES = ("/incidents/", "/maintenance/", "/api/v2/")
+
+
+def is_public(path: str) -> bool:
+    """Whether ``path`` is one of the public URLs (DESIGN §4) the fast path may answer."""
+    return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
+
+
+def cookie_names(header: str | None) -> set[str]:
+    """The names of the cookies in a Cookie header (their values unread)."""
+    if not header:
+        return set()
+    return {part.split("=", 1)[0].strip() for part in header.split(";")}
 
 
 class Kept:
@@ -76,6 +101,14 @@ class PublicFastPath:
         # against each new snapshot before it goes live: see SnapshotCache.
         self.recent: OrderedDict[tuple, dict] = OrderedDict()
         self._recent_lock = threading.Lock()
+        session = app.config["SESSION_COOKIE_NAME"]
+        self.credential_cookies = {session, f"__Host-{session}"}
+
+    def carries_credentials(self, environ: dict) -> bool:
+        """An Authorization header or a session cookie: this request may be someone's."""
+        if environ.get("HTTP_AUTHORIZATION"):
+            return True
+        return bool(cookie_names(environ.get("HTTP_COOKIE")) & self.credential_cookies)
 
     def warm(self, snapshot) -> None:
         """Answer the recent requests once against ``snapshot``, so they are kept ready."""
@@ -87,7 +120,11 @@ class PublicFastPath:
                 result.close()
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
-        if environ.get("REQUEST_METHOD") != "GET":
+        if (
+            environ.get("REQUEST_METHOD") != "GET"
+            or not is_public(environ.get("PATH_INFO", ""))
+            or self.carries_credentials(environ)
+        ):
             return self.wsgi_app(environ, start_response)
         try:
             snapshot = runtime(self.app).snapshot()

@@ -19,7 +19,7 @@ from urllib.parse import quote
 from icalendar import Calendar, Event, vDuration
 
 from status.snapshot import Maintenance, Snapshot
-from subscribers.feeds import component_names, host
+from status.web.public.feeds import host
 
 RECENT_DAYS = 90
 REFRESH = timedelta(hours=1)  # how often clients should fetch again (a hint; most obey)
@@ -42,7 +42,7 @@ def windows(snapshot: Snapshot, component: str | None = None) -> list[Maintenanc
 def description(maintenance: Maintenance, snapshot: Snapshot) -> str:
     """The latest update's text, then the affected components."""
     parts = [maintenance.updates[0].body] if maintenance.updates else []
-    names = component_names(snapshot, maintenance.components)
+    names = snapshot.component_names(maintenance.components)
     if names:
         parts.append("Affected components: " + ", ".join(names))
     return "\n\n".join(parts)

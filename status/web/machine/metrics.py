@@ -12,10 +12,10 @@ from flask import Blueprint, Flask, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 
+from status.clock import utcnow
 from status.models import ComponentStatus, SubscriberState
+from status.rules import current_status
 from status.runtime import runtime
-from status.snapshot import current_status
-from status.store import utcnow
 
 log = logging.getLogger(__name__)
 bp = Blueprint("metrics", __name__)
@@ -35,9 +35,11 @@ class StatusCollector:
             "leitstand_database_up", "Whether the last scrape could read the database"
         )
         try:
-            counts = rt.store.status_counts()
-            states = rt.store.component_states()
-            newest = rt.store.newest_results()
+            incidents_open = rt.store.incidents.open_count()
+            outbox_pending = rt.store.outbox.pending_count()
+            subscribers_by_state = rt.store.subscribers.count_by_state()
+            states = rt.store.components.states()
+            newest = rt.store.probes.newest_results()
         except Exception as exc:
             log.warning("metrics: database unreadable: %s", str(exc).splitlines()[0])
             up.add_metric([], 0)
@@ -52,25 +54,26 @@ class StatusCollector:
             labels=["component", "status"],
         )
         for component in rt.config.components:
+            state = states.get(component.id)
             current = current_status(
-                component, states.get(component.id), newest.get(component.id), now
+                component, state.status if state else None, newest.get(component.id), now
             )
             for value in ComponentStatus:
                 status.add_metric([component.id, value.value], 1 if value == current else 0)
         yield status
         yield GaugeMetricFamily(
-            "leitstand_incidents_open", "Incidents not yet resolved", value=counts.incidents_open
+            "leitstand_incidents_open", "Incidents not yet resolved", value=incidents_open
         )
         yield GaugeMetricFamily(
             "leitstand_outbox_pending",
             "Notifications waiting to be delivered",
-            value=counts.outbox_pending,
+            value=outbox_pending,
         )
         subscribers = GaugeMetricFamily(
             "leitstand_subscribers", "Subscribers by state", labels=["state"]
         )
         for state in SubscriberState:
-            subscribers.add_metric([state.value], counts.subscribers.get(state.value, 0))
+            subscribers.add_metric([state.value], subscribers_by_state.get(state.value, 0))
         yield subscribers
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask
+from flask import Blueprint
 
 from status.runtime import runtime
 
@@ -21,10 +21,6 @@ def ping_fail(token: str):
 
 def _record(token: str, *, fail: bool):
     # Tokens are 32 random URL-safe characters; anything else cannot match.
-    if len(token) > 64 or not runtime().store.ping(token, fail=fail):
+    if len(token) > 64 or not runtime().store.heartbeats.ping(token, fail=fail):
         return "not found\n", 404, {"Content-Type": "text/plain", "Cache-Control": "no-store"}
     return "OK\n", 200, {"Content-Type": "text/plain", "Cache-Control": "no-store"}
-
-
-def init_app(app: Flask) -> None:
-    app.register_blueprint(bp)

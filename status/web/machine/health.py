@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, jsonify
+from flask import Blueprint, jsonify
 
 from status.migrate import head_revision
 from status.runtime import runtime
@@ -47,7 +47,3 @@ def _database(store) -> str:
     if revision != head_revision():
         return f"schema at {revision}, expected {head_revision()}: run `flask --app app db upgrade`"
     return "ok"
-
-
-def init_app(app: Flask) -> None:
-    app.register_blueprint(bp)

@@ -21,13 +21,15 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, Flask, Response
+from flask import Blueprint, Response
 
+from status import rules
+from status.clock import utcnow
 from status.models import ComponentStatus, Indicator
-from status.public_cache import cached
-from status.snapshot import INDICATOR_DESCRIPTIONS, RECENT, Incident, Maintenance, Snapshot
+from status.rules import INDICATOR_DESCRIPTIONS
+from status.snapshot import RECENT, Incident, Maintenance, Snapshot
 from status.snapshot import Update as SnapshotUpdate
-from status.store import utcnow
+from status.web.public.cache import cached
 
 bp = Blueprint("api_v2", __name__, url_prefix="/api/v2")
 
@@ -35,15 +37,8 @@ MIMETYPE = "application/json"
 # Public, read-only data: any web page may embed it (Atlassian's answers say the same).
 CORS = {"Access-Control-Allow-Origin": "*"}
 
-# The worst status wins a group; maintenance outranks only "operational".
-SEVERITY = [
-    ComponentStatus.OPERATIONAL,
-    ComponentStatus.UNDER_MAINTENANCE,
-    ComponentStatus.DEGRADED_PERFORMANCE,
-    ComponentStatus.PARTIAL_OUTAGE,
-    ComponentStatus.MAJOR_OUTAGE,
-]
-API_STATUSES = {s.value for s in SEVERITY}
+# Statuspage's five: our "unknown" (no data) is not among them.
+API_STATUSES = {s.value for s in rules.SEVERITY if s != ComponentStatus.UNKNOWN}
 
 Json = dict[str, Any]
 
@@ -124,7 +119,7 @@ class Document:
                     **self._component_object(
                         id=group.id,
                         name=group.name,
-                        status=max((c["status"] for c in children), key=SEVERITY.index),
+                        status=rules.worst(c["status"] for c in children),
                         created_at=min(v.created_at for v in views),
                         updated_at=max(v.updated_at for v in views),
                         position=top,
@@ -331,7 +326,3 @@ def upcoming_maintenances() -> Response:
 def active_maintenances() -> Response:
     build = _page_and("scheduled_maintenances", Document.active_maintenances)
     return _serve("active", build, clocked=True)
-
-
-def init_app(app: Flask) -> None:
-    app.register_blueprint(bp)

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 
 from flask import Response, request
 
-from status.fastpath import MARKER
 from status.runtime import runtime
 from status.snapshot import Snapshot
 
 CACHE_CONTROL = "public, max-age=10, stale-while-revalidate=30"
+MARKER = "X-Leitstand-Cacheable"  # the WSGI fast path may keep this answer (removed there)
 GZIP_MIN_BYTES = 1024
 
 

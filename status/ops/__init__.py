@@ -1,0 +1,28 @@
+"""The commands: every change an operator, a probe or (later) an alert makes.
+
+The console, ``/api/v1``, the CLI, the probe workers and the Alertmanager receiver all
+call these functions; none of them writes through the store directly. Each command is
+one unit of work (:meth:`status.store.Store.begin`): the change, its audit entry and,
+from the ops issue on, its event row commit together. The rules they follow are in
+:mod:`status.rules`; each command here only says in which order what is written.
+"""
+
+from __future__ import annotations
+
+from status.ops.actor import Actor
+from status.ops.components import StatusChange, set_component_status, set_component_statuses
+from status.ops.incidents import open_incident, resolve_incident, update_incident
+from status.ops.maintenance import cancel_maintenance, schedule_maintenance, update_maintenance
+
+__all__ = [
+    "Actor",
+    "StatusChange",
+    "cancel_maintenance",
+    "open_incident",
+    "resolve_incident",
+    "schedule_maintenance",
+    "set_component_status",
+    "set_component_statuses",
+    "update_incident",
+    "update_maintenance",
+]

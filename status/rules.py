@@ -1,0 +1,215 @@
+"""The rules of status, in one pure place: no database, no Flask, no clock of its own.
+
+- **worst-of**: a group, a day and a combined status take the worst of their parts, in
+  the order of :data:`SEVERITY`; maintenance outranks only ``operational`` (and ``no
+  data``), so a real outage during a window still shows.
+- **the page indicator** (Statuspage's): from component statuses, open incidents'
+  impacts and maintenance in progress (:func:`overall_indicator`).
+- **no data**: a probed component nobody reported on for three intervals (plus the
+  lease time a live worker's own region may be late) reads ``unknown`` (:func:`silent`,
+  :func:`current_status`).
+- **incidents**: which statuses close one, which timestamps a status sets, and when the
+  probes open, escalate or resolve an incident of their own (:func:`auto_incident_step`).
+- **maintenance**: a window's status at a moment, started and ended by the clock when it
+  transitions automatically (:func:`maintenance_status`).
+- **uptime**: monitored time up, weighted as Statuspage weighs a partial outage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Protocol
+
+from status.models import ComponentStatus, Impact, IncidentStatus, Indicator, MaintenanceStatus
+
+
+def N_(message: str) -> str:
+    """Marks a text for translation (pybabel -k N_) where it is defined, not where shown."""
+    return message
+
+
+# -- worst-of ------------------------------------------------------------------------------
+SEVERITY: tuple[ComponentStatus, ...] = (
+    ComponentStatus.MAJOR_OUTAGE,
+    ComponentStatus.PARTIAL_OUTAGE,
+    ComponentStatus.DEGRADED_PERFORMANCE,
+    ComponentStatus.UNDER_MAINTENANCE,
+    ComponentStatus.UNKNOWN,
+    ComponentStatus.OPERATIONAL,
+)
+"""Component statuses, worst first."""
+
+OUTAGES = (ComponentStatus.MAJOR_OUTAGE.value, ComponentStatus.PARTIAL_OUTAGE.value)
+
+
+def worst(statuses: Iterable[str]) -> str:
+    """The worst of ``statuses`` (operational when there are none)."""
+    present = set(statuses)
+    return next((s.value for s in SEVERITY if s in present), ComponentStatus.OPERATIONAL.value)
+
+
+# -- the page indicator --------------------------------------------------------------------
+INDICATOR_DESCRIPTIONS = {
+    Indicator.NONE: N_("All Systems Operational"),
+    Indicator.MINOR: N_("Minor Service Outage"),
+    Indicator.MAJOR: N_("Partial System Outage"),
+    Indicator.CRITICAL: N_("Major Service Outage"),
+    Indicator.MAINTENANCE: N_("Service Under Maintenance"),
+}
+"""Statuspage's words for each indicator (the API's ``description``, the page's banner)."""
+
+_INDICATOR_RANK = [Indicator.NONE, Indicator.MINOR, Indicator.MAJOR, Indicator.CRITICAL]
+_INDICATOR_OF_STATUS = {
+    ComponentStatus.DEGRADED_PERFORMANCE: Indicator.MINOR,
+    ComponentStatus.PARTIAL_OUTAGE: Indicator.MAJOR,
+    ComponentStatus.MAJOR_OUTAGE: Indicator.CRITICAL,
+}
+
+
+def overall_indicator(
+    statuses: list[str], open_impacts: list[str], maintenance_active: bool
+) -> Indicator:
+    """Statuspage's page indicator from component statuses and unresolved incidents.
+
+    The worst of: components (major outage -> critical, partial -> major, degraded ->
+    minor) and incident impacts; with nothing wrong but maintenance in progress (or a
+    component under maintenance), ``maintenance``.
+    """
+    levels = [_INDICATOR_OF_STATUS.get(s, Indicator.NONE) for s in statuses]
+    levels += [Indicator(i) if i in _INDICATOR_RANK else Indicator.NONE for i in open_impacts]
+    top = max(levels, key=_INDICATOR_RANK.index, default=Indicator.NONE)
+    if top == Indicator.NONE and (
+        maintenance_active or ComponentStatus.UNDER_MAINTENANCE in statuses
+    ):
+        return Indicator.MAINTENANCE
+    return top
+
+
+# -- no data -------------------------------------------------------------------------------
+STALE_AFTER_INTERVALS = 3
+"""A region's verdict counts while its last result is younger than this many intervals."""
+LATE_GRACE_SECONDS = 15.0
+"""What a live worker's own region may be late beyond that (the lease time)."""
+
+
+def silent(
+    intervals: Iterable[float], newest: datetime | None, now: datetime, *, grace: float
+) -> bool:
+    """Whether no worker at all has reported on a component's checks for too long.
+
+    For readers of the status (the public snapshot, /metrics): the workers write "no
+    data" when a check falls silent, but when every worker is gone nobody is left to.
+    """
+    if newest is None:
+        return True
+    window = max(intervals, default=0.0) * STALE_AFTER_INTERVALS + grace
+    return (now - newest).total_seconds() > window
+
+
+class _Component(Protocol):
+    @property
+    def probes(self) -> list: ...
+
+
+def default_status(component: _Component) -> str:
+    """The status of a component nothing was recorded for yet."""
+    # Probed: no data until a probe reports. Set by hand and never set: operational.
+    return ComponentStatus.UNKNOWN.value if component.probes else ComponentStatus.OPERATIONAL.value
+
+
+def current_status(
+    component: _Component, stored: str | None, newest: datetime | None, now: datetime
+) -> str:
+    """A component's status as readers are told it: the stored one, unless stale.
+
+    ``stored`` is its stored status (or None), ``newest`` the time of its newest probe
+    result. A probed component nobody reported on for too long is "unknown".
+    """
+    status = stored or default_status(component)
+    if (
+        component.probes
+        and status not in (ComponentStatus.UNKNOWN, ComponentStatus.UNDER_MAINTENANCE)
+        and silent((p.interval for p in component.probes), newest, now, grace=LATE_GRACE_SECONDS)
+    ):
+        return ComponentStatus.UNKNOWN.value
+    return status
+
+
+# -- incidents -----------------------------------------------------------------------------
+CLOSED = (IncidentStatus.RESOLVED.value, IncidentStatus.POSTMORTEM.value)
+"""Incident statuses after which an incident is no longer open."""
+
+
+def is_closed(status: str) -> bool:
+    return status in CLOSED
+
+
+def incident_times(status: str) -> tuple[bool, bool]:
+    """Which of (``monitoring_at``, ``resolved_at``) a status sets, if not yet set."""
+    return status == IncidentStatus.MONITORING, is_closed(status)
+
+
+def auto_incident_step(old: str | None, new: str, has_open: bool) -> str | None:
+    """What a status change does to the probes' own incident for the component.
+
+    ``open`` on an outage with none open, ``escalate`` on an outage with one open (its
+    component status follows), ``resolve`` when the component is operational again;
+    None otherwise (degraded, no data, maintenance: nothing to say yet).
+    """
+    if new in OUTAGES:
+        return "escalate" if has_open else "open"
+    if has_open and new == ComponentStatus.OPERATIONAL:
+        return "resolve"
+    return None
+
+
+def auto_incident_impact(status: str) -> str:
+    return Impact.MAJOR.value if status == ComponentStatus.MAJOR_OUTAGE else Impact.MINOR.value
+
+
+AUTO_INCIDENT_NAME = {
+    ComponentStatus.MAJOR_OUTAGE: N_("%(name)s: major outage"),
+    ComponentStatus.PARTIAL_OUTAGE: N_("%(name)s: partial outage"),
+}
+AUTO_INCIDENT_OPENED = N_("Our monitoring detected a problem with %(name)s. We are investigating.")
+AUTO_INCIDENT_RESOLVED = N_("%(name)s is operational again. This incident has been resolved.")
+
+
+# -- maintenance ---------------------------------------------------------------------------
+def maintenance_status(
+    stored: str,
+    *,
+    cancelled: bool,
+    auto_transition: bool,
+    scheduled_for: datetime,
+    scheduled_until: datetime,
+    now: datetime,
+) -> str:
+    """A window's status at ``now``: with auto_transition it starts and ends on time."""
+    if cancelled or stored == MaintenanceStatus.COMPLETED or not auto_transition:
+        return stored
+    if now >= scheduled_until:
+        return MaintenanceStatus.COMPLETED.value
+    if stored == MaintenanceStatus.SCHEDULED and now >= scheduled_for:
+        return MaintenanceStatus.IN_PROGRESS.value
+    return stored
+
+
+ACTIVE_MAINTENANCE = (MaintenanceStatus.IN_PROGRESS.value, MaintenanceStatus.VERIFYING.value)
+
+
+# -- uptime --------------------------------------------------------------------------------
+PARTIAL_OUTAGE_WEIGHT = 0.3
+"""As Statuspage: a partial outage counts as 30% downtime."""
+UNMONITORED = (ComponentStatus.UNKNOWN, ComponentStatus.UNDER_MAINTENANCE)
+
+
+def uptime_of(days: list[dict[str, float]]) -> float | None:
+    """Share of monitored time up: unknown and maintenance time are left out entirely."""
+    total = down = 0.0
+    for seconds in days:
+        total += sum(v for k, v in seconds.items() if k not in UNMONITORED)
+        down += seconds.get(ComponentStatus.MAJOR_OUTAGE, 0.0)
+        down += PARTIAL_OUTAGE_WEIGHT * seconds.get(ComponentStatus.PARTIAL_OUTAGE, 0.0)
+    return None if total <= 0 else max(0.0, 1.0 - down / total)

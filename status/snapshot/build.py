@@ -1,0 +1,224 @@
+"""Building a snapshot: everything the public sees, read in a handful of queries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from typing import Any
+
+from status import rules
+from status.clock import utcnow
+from status.config import Component, Config
+from status.models import ComponentStatus
+from status.rollup import STATUS_COLUMNS
+from status.snapshot.model import (
+    HISTORY_DAYS,
+    ComponentView,
+    Day,
+    Incident,
+    Maintenance,
+    Snapshot,
+    Update,
+)
+from status.store import ComponentState, Store
+
+
+@dataclass(frozen=True)
+class _Stored:
+    """What the database says, read once per build."""
+
+    states: dict[str, ComponentState]
+    newest: dict[str, datetime]
+    first_seen: dict[str, datetime]
+    latencies: dict[str, float]
+    last_known: dict[str, str]
+    hourly: dict[str, list[tuple[str, float]]]
+    rollups: dict[str, dict[date, Any]]
+
+    @classmethod
+    def read(cls, store: Store, first_day: date, now: datetime) -> _Stored:
+        rollups: dict[str, dict[date, Any]] = {}
+        for row in store.rollups.since(first_day):
+            rollups.setdefault(row.component_id, {})[row.day] = row
+        return cls(
+            states=store.components.states(),
+            newest=store.probes.newest_results(),
+            first_seen=store.components.first_seen(),
+            latencies=store.probes.current_latencies(),
+            last_known=store.components.last_known_statuses(),
+            hourly=store.probes.hourly_latency(now - timedelta(hours=24)),
+            rollups=rollups,
+        )
+
+
+def build(store: Store, config: Config, now: datetime | None = None) -> Snapshot:
+    """Read everything the public sees, in a handful of queries."""
+    now = now or utcnow()
+    version = store.meta.data_version()
+    today = now.astimezone(config.site.tz).date()
+    first_day = today - timedelta(days=HISTORY_DAYS - 1)
+
+    incidents = [_incident(*parts) for parts in store.incidents.public()]
+    maintenances = [_maintenance(*parts) for parts in store.maintenance.public()]
+    stored = _Stored.read(store, first_day, now)
+    touched = _incident_days(incidents, config.site.tz, first_day, today, now)
+    # Never-recorded components need a created_at that stays put across rebuilds
+    # (it feeds ETags): the oldest thing we know of, else the Unix epoch.
+    oldest = min(
+        [*stored.first_seen.values(), *(i.created_at for i in incidents)],
+        default=datetime(1970, 1, 1, tzinfo=UTC),
+    )
+    components = {
+        c.id: _component_view(c, stored, _days(c.id, stored, first_day, touched), oldest, now)
+        for c in config.components
+    }
+    return Snapshot(
+        version=version,
+        built_at=now,
+        config=config,
+        components=components,
+        incidents=incidents,
+        maintenances=maintenances,
+    )
+
+
+def _incident_days(
+    incidents: list[Incident], tz: tzinfo, first_day: date, today: date, now: datetime
+) -> dict[tuple[str, date], list[int]]:
+    """(component, day) -> the incidents that touched the component that day."""
+    touched: dict[tuple[str, date], list[int]] = {}
+    for incident in incidents:
+        start = incident.started_at.astimezone(tz).date()
+        end = (incident.resolved_at or now).astimezone(tz).date()
+        for component_id in incident.components:
+            day = max(start, first_day)
+            while day <= min(end, today):
+                touched.setdefault((component_id, day), []).append(incident.id)
+                day += timedelta(days=1)
+    return touched
+
+
+def _days(
+    component_id: str,
+    stored: _Stored,
+    first_day: date,
+    touched: dict[tuple[str, date], list[int]],
+) -> tuple[Day, ...]:
+    """The component's history, oldest first, from its daily rollups."""
+    days = []
+    rollups = stored.rollups.get(component_id, {})
+    for n in range(HISTORY_DAYS):
+        day = first_day + timedelta(days=n)
+        row = rollups.get(day)
+        seconds = (
+            {s: float(getattr(row, column)) for s, column in STATUS_COLUMNS.items()}
+            if row
+            else {ComponentStatus.UNKNOWN.value: 86400.0}
+        )
+        days.append(
+            Day(
+                day=day,
+                uptime=rules.uptime_of([seconds]),
+                seconds=seconds,
+                checks=row.checks if row else 0,
+                failures=row.failures if row else 0,
+                latency_p50=row.latency_p50 if row else None,
+                latency_p95=row.latency_p95 if row else None,
+                incidents=tuple(touched.get((component_id, day), ())),
+            )
+        )
+    return tuple(days)
+
+
+def _component_view(
+    component: Component, stored: _Stored, days: tuple[Day, ...], oldest: datetime, now: datetime
+) -> ComponentView:
+    state = stored.states.get(component.id)
+    status = rules.current_status(
+        component, state.status if state else None, stored.newest.get(component.id), now
+    )
+    created = stored.first_seen.get(component.id, oldest)
+    unknown = status == ComponentStatus.UNKNOWN
+    return ComponentView(
+        config=component,
+        status=status,
+        since=state.since if state else None,
+        created_at=created,
+        updated_at=state.updated_at if state else created,
+        latency_seconds=stored.latencies.get(component.id),
+        days=days,
+        latency_24h=tuple(
+            (datetime.fromisoformat(hour + ":00+00:00"), value)
+            for hour, value in stored.hourly.get(component.id, [])
+        ),
+        first_seen=stored.first_seen.get(component.id),
+        known_status=(
+            stored.last_known.get(component.id, ComponentStatus.OPERATIONAL.value)
+            if unknown
+            else status
+        ),
+    )
+
+
+def _update(row) -> Update:
+    return Update(
+        id=row.id,
+        status=row.status,
+        body=row.body,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        display_at=row.display_at,
+        affected_components=tuple(getattr(row, "affected_components", None) or ()),
+        deliver_notifications=row.deliver_notifications,
+    )
+
+
+def _incident(row, updates, components) -> Incident:
+    return Incident(
+        id=row.id,
+        name=row.name,
+        status=row.status,
+        impact=row.impact,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        started_at=row.started_at,
+        monitoring_at=row.monitoring_at,
+        resolved_at=row.resolved_at,
+        components={c.component_id: c.status for c in components},
+        updates=tuple(_update(u) for u in updates),
+    )
+
+
+def _maintenance(row, updates, components) -> Maintenance:
+    return Maintenance(
+        id=row.id,
+        name=row.name,
+        status=row.status,
+        impact=row.impact,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        scheduled_for=row.scheduled_for,
+        scheduled_until=row.scheduled_until,
+        started_at=row.started_at,
+        completed_at=row.completed_at,
+        cancelled_at=row.cancelled_at,
+        sequence=row.sequence,
+        auto_transition=row.auto_transition,
+        components=tuple(c.component_id for c in components),
+        updates=tuple(_update(u) for u in updates),
+    )
+
+
+def empty(config: Config) -> Snapshot:
+    """What to show when the database was never reachable: the components, no data."""
+    now = utcnow()
+    today = now.astimezone(config.site.tz).date()
+    days = tuple(
+        Day(day=today - timedelta(days=HISTORY_DAYS - 1 - n), uptime=None, seconds={})
+        for n in range(HISTORY_DAYS)
+    )
+    components = {
+        c.id: ComponentView(c, ComponentStatus.UNKNOWN.value, None, now, now, None, days, ())
+        for c in config.components
+    }
+    return Snapshot(-1, now, config, components, [], [], database_ok=False, stale_since=now)

@@ -1,0 +1,88 @@
+"""Maintenance windows: the row, the components it covers, the timeline of updates."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from status import rules
+from status import schema as t
+from status.models import MaintenanceStatus
+from status.store.timeline import TimelineRepository
+
+
+class MaintenanceRepository(TimelineRepository):
+    table = t.maintenances
+    updates_table = t.maintenance_updates
+    components_table = t.maintenance_components
+    key = "maintenance_id"
+    order = (t.maintenances.c.scheduled_for.desc(), t.maintenances.c.id)
+
+    def create(
+        self,
+        *,
+        name: str,
+        status: str,
+        scheduled_for: datetime,
+        scheduled_until: datetime,
+        components: Iterable[str],
+        auto_transition: bool,
+        at: datetime,
+    ) -> int:
+        """A new window without updates."""
+        values = dict(
+            name=name,
+            status=status,
+            created_at=at,
+            updated_at=at,
+            scheduled_for=scheduled_for,
+            scheduled_until=scheduled_until,
+            auto_transition=auto_transition,
+            started_at=at if status == MaintenanceStatus.IN_PROGRESS else None,
+        )
+        with self.scope.write() as conn:
+            maintenance_id = self._insert(conn, values, [{"component_id": c} for c in components])
+            self.scope.public_changed(conn)
+        return maintenance_id
+
+    def set_status(
+        self, maintenance_id: int, status: str, at: datetime, *, cancelled: bool = False
+    ) -> None:
+        """The window takes ``status``; bumps the calendar SEQUENCE (every change counts)."""
+        m = t.maintenances.c
+        values: dict = {"status": status, "updated_at": at, "sequence": m.sequence + 1}
+        if status == MaintenanceStatus.IN_PROGRESS:
+            values["started_at"] = sa.func.coalesce(m.started_at, at)
+        if status == MaintenanceStatus.COMPLETED:
+            values["completed_at"] = sa.func.coalesce(m.completed_at, at)
+        if cancelled:
+            values["cancelled_at"] = at
+        with self.scope.write() as conn:
+            self._update(conn, maintenance_id, values)
+            self.scope.public_changed(conn)
+
+    def active_components(self, now: datetime) -> set[str]:
+        """Components covered by a maintenance window in progress at ``now``.
+
+        The same rule as :func:`status.rules.maintenance_status`, in SQL.
+        """
+        m = t.maintenances.c
+        active = sa.and_(
+            m.cancelled_at.is_(None),
+            m.status != MaintenanceStatus.COMPLETED.value,
+            sa.or_(
+                m.status.in_(rules.ACTIVE_MAINTENANCE),
+                sa.and_(m.auto_transition, m.scheduled_for <= now, m.scheduled_until > now),
+            ),
+        )
+        mc = t.maintenance_components.c
+        with self.scope.read() as conn:
+            return set(
+                conn.execute(
+                    sa.select(mc.component_id)
+                    .join(t.maintenances, m.id == mc.maintenance_id)
+                    .where(active)
+                ).scalars()
+            )

@@ -1,0 +1,32 @@
+"""Key/value facts about the data: the data version, how far the rollups are final."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from status import schema as t
+from status.store.engine import insert
+from status.store.scope import Repository
+
+
+class MetaRepository(Repository):
+    def data_version(self) -> int:
+        """A counter bumped by every change the public pages show."""
+        with self.scope.read() as conn:
+            value = conn.execute(
+                sa.select(t.meta.c.value).where(t.meta.c.key == "data_version")
+            ).scalar()
+        return int(value) if value is not None else 0
+
+    def value(self, key: str) -> str | None:
+        with self.scope.read() as conn:
+            return conn.execute(sa.select(t.meta.c.value).where(t.meta.c.key == key)).scalar()
+
+    def set_value(self, key: str, value: str) -> None:
+        with self.scope.write() as conn:
+            stmt = insert(conn, t.meta)
+            conn.execute(
+                stmt.values(key=key, value=value).on_conflict_do_update(
+                    index_elements=["key"], set_={"value": value}
+                )
+            )

@@ -1,0 +1,78 @@
+"""What incidents and maintenance windows share: a row, its components, its updates."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from status.store.scope import Repository
+
+
+class TimelineRepository(Repository):
+    """Queries over a parent table with an update timeline and affected components."""
+
+    table: sa.Table
+    updates_table: sa.Table
+    components_table: sa.Table
+    key: str  # the foreign key naming the parent in the other two tables
+    order: tuple  # newest first, for public()
+
+    def _insert(self, conn, values: dict, components: list[dict]) -> int:
+        parent_id = conn.execute(sa.insert(self.table).values(**values)).inserted_primary_key[0]
+        if components:
+            conn.execute(
+                sa.insert(self.components_table), [{self.key: parent_id, **c} for c in components]
+            )
+        return parent_id
+
+    def add_update(self, parent_id: int, *, status: str, body: str, at: datetime, **extra) -> int:
+        """Append an update to the timeline (its time is ``at``)."""
+        with self.scope.write() as conn:
+            update_id = conn.execute(
+                sa.insert(self.updates_table).values(
+                    **{self.key: parent_id},
+                    status=status,
+                    body=body,
+                    created_at=at,
+                    updated_at=at,
+                    display_at=at,
+                    **extra,
+                )
+            ).inserted_primary_key[0]
+            self.scope.public_changed(conn)
+        return update_id
+
+    def _update(self, conn, parent_id: int, values: dict) -> None:
+        conn.execute(sa.update(self.table).where(self.table.c.id == parent_id).values(**values))
+
+    def get(self, parent_id: int) -> sa.Row | None:
+        with self.scope.read() as conn:
+            return conn.execute(sa.select(self.table).where(self.table.c.id == parent_id)).first()
+
+    def all(self) -> list[sa.Row]:
+        with self.scope.read() as conn:
+            return conn.execute(sa.select(self.table).order_by(self.table.c.id)).all()
+
+    def updates(self, parent_id: int) -> list[sa.Row]:
+        u = self.updates_table.c
+        with self.scope.read() as conn:
+            return conn.execute(
+                sa.select(self.updates_table).where(u[self.key] == parent_id).order_by(u.id)
+            ).all()
+
+    def public(self) -> list[tuple[sa.Row, list[sa.Row], list[sa.Row]]]:
+        """Every row, newest first, with its updates (newest first) and components."""
+        u = self.updates_table.c
+        with self.scope.read() as conn:
+            parents = conn.execute(sa.select(self.table).order_by(*self.order)).all()
+            updates = conn.execute(
+                sa.select(self.updates_table).order_by(u.display_at.desc(), u.id.desc())
+            ).all()
+            components = conn.execute(sa.select(self.components_table)).all()
+        by_parent: dict[int, tuple[list, list]] = {row.id: ([], []) for row in parents}
+        for row in updates:
+            by_parent.get(getattr(row, self.key), ([], []))[0].append(row)
+        for row in components:
+            by_parent.get(getattr(row, self.key), ([], []))[1].append(row)
+        return [(row, *by_parent[row.id]) for row in parents]
