@@ -103,3 +103,77 @@ def test_a_change_is_rendered_behind_the_requests_and_served_warm(app, client, f
     assert "Major Service Outage" in client.get("/").get_data(as_text=True)
     assert client.get("/", headers=german).headers["Content-Encoding"] == "gzip"
     assert len(flask_calls) == calls  # both were rendered before the snapshot went live
+
+
+# -- who asks: the fast path must never hand one caller's answer to another -----------------
+def echo_caller():
+    """A route that answers per caller but is (wrongly) marked cacheable, as a careless
+    console or API view might be: only the fast path's own rules keep it private."""
+    from flask import request
+
+    from status.web.public.cache import MARKER
+
+    cookies = request.cookies
+    who = (
+        request.headers.get("Authorization")
+        or cookies.get("session")
+        or cookies.get("__Host-session")
+        or "anonymous"
+    )
+    return who, 200, {MARKER: "1", "Content-Type": "text/plain"}
+
+
+@pytest.fixture
+def echo_app(app):
+    for rule in ("/console/whoami", "/api/v1/whoami", "/api/v2/whoami"):
+        app.add_url_rule(rule, rule, echo_caller)
+    return app
+
+
+@pytest.mark.parametrize("path", ["/console/whoami", "/api/v1/whoami"])
+def test_it_never_answers_a_console_or_api_get(echo_app, flask_calls, path):
+    client = echo_app.test_client()
+    assert client.get(path).get_data(as_text=True) == "anonymous"
+    assert client.get(path).get_data(as_text=True) == "anonymous"
+    assert flask_calls == ["flask", "flask"]  # nothing was kept, even without credentials
+    alice = client.get(path, headers={"Authorization": "Bearer alice-token"})
+    assert alice.get_data(as_text=True) == "Bearer alice-token"
+
+
+@pytest.mark.parametrize(
+    "credentials",
+    [
+        {"headers": {"Authorization": "Bearer alice-token"}},
+        {"cookie": ("session", "alice-session")},
+        {"cookie": ("__Host-session", "alice-session")},
+    ],
+    ids=["bearer", "session-cookie", "host-session-cookie"],
+)
+def test_it_neither_keeps_nor_serves_answers_to_requests_with_credentials(
+    echo_app, flask_calls, credentials
+):
+    path = "/api/v2/whoami"  # a public prefix: only the credential rule protects it
+    alice = echo_app.test_client()
+    if "cookie" in credentials:
+        alice.set_cookie(*credentials["cookie"])
+    first = alice.get(path, headers=credentials.get("headers", {}))
+    assert first.get_data(as_text=True) != "anonymous"
+
+    bob = echo_app.test_client()
+    assert bob.get(path).get_data(as_text=True) == "anonymous"  # alice's was not kept
+    assert bob.get(path).get_data(as_text=True) == "anonymous"  # kept now, for anonymous
+    calls = len(flask_calls)
+    again = alice.get(path, headers=credentials.get("headers", {}))
+    assert again.get_data(as_text=True) == first.get_data(as_text=True)  # not bob's
+    assert len(flask_calls) == calls + 1  # through Flask, not from the fast path
+
+
+def test_only_public_urls_enter_the_fast_path(app):
+    from status.web.public.fastpath import is_public
+
+    public = {"public", "api_v2", "feeds"}
+    for rule in app.url_map.iter_rules():
+        path = rule.rule.replace("<int:incident_id>", "1").replace("<int:maintenance_id>", "1")
+        assert is_public(path) == (rule.endpoint.split(".")[0] in public), rule.rule
+    for path in ("/console", "/console/", "/api/v1/incidents", "/metrics", "/healthz"):
+        assert not is_public(path)

@@ -49,6 +49,26 @@ class IncidentRepository(TimelineRepository):
             self.scope.public_changed(conn)
         return incident_id
 
+    def add_update(
+        self,
+        incident_id: int,
+        *,
+        status: str,
+        body: str,
+        at: datetime,
+        affected_components: list[dict] | None = None,
+        deliver_notifications: bool = True,
+    ) -> int:
+        """Append an update; ``affected_components``: [{"code", "old_status", "new_status"}]."""
+        return super().add_update(
+            incident_id,
+            status=status,
+            body=body,
+            at=at,
+            affected_components=affected_components or [],
+            deliver_notifications=deliver_notifications,
+        )
+
     def set_status(self, incident_id: int, status: str, at: datetime) -> None:
         """The incident takes ``status``; the first monitoring/resolution time is kept."""
         i = t.incidents.c
