@@ -66,6 +66,14 @@ def describe(exc: BaseException) -> str:
     return text.splitlines()[0][:300]
 
 
+def error_text(exc: BaseException, timeout: float) -> str:
+    """The text for an exception a probe has no words of its own for: a timeout as the
+    deadline it ran out of, anything else as ``describe`` puts it."""
+    if isinstance(exc, TimeoutError):
+        return f"timed out after {timeout:g}s"
+    return describe(exc)
+
+
 def run(probe: Probe, spec, *, timeout: float) -> ProbeResult:
     """Call ``probe`` and keep the contract even if it breaks it: never raise, always timed."""
     started_at = datetime.now(UTC)

@@ -36,7 +36,7 @@ import urllib3
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import InsecureRequestWarning
 
-from probes.base import Deadline, ProbeResult, describe, failure
+from probes.base import Deadline, ProbeResult, describe, error_text, failure
 from probes.tcp import quote, socket_error
 from status.config import HttpExpect, HttpProbe
 
@@ -59,11 +59,11 @@ def probe(spec: HttpProbe, *, timeout: float) -> ProbeResult:
         deadline = Deadline(timeout)
         response = _send(spec, deadline)
     except Exception as exc:
-        return failure(_error_text(exc, timeout), started)
+        return failure(_request_error(exc, timeout), started)
     try:
         return _judge(spec.expect, response, deadline, started)
     except Exception as exc:
-        return failure(_error_text(exc, timeout), started)
+        return failure(_request_error(exc, timeout), started)
     finally:
         # A body read to the end has given its connection back to the pool already;
         # one we stopped reading is closed here rather than reused half-read.
@@ -170,7 +170,7 @@ def _judge(
     try:
         body, truncated = _read_body(response, deadline)
     except Exception as exc:
-        return failure(_error_text(exc, deadline.timeout), started, **measured)
+        return failure(_request_error(exc, deadline.timeout), started, **measured)
     measured["http_content_length"] = max(len(body), declared or 0)
     error = _body_error(expect, response, body, truncated)
     if error:
@@ -285,8 +285,12 @@ def _show(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _error_text(exc: BaseException, timeout: float) -> str:
-    """A short text for what requests, urllib3 or the socket raised."""
+def _request_error(exc: BaseException, timeout: float) -> str:
+    """A short text for what requests, urllib3 or the socket raised.
+
+    Said from the wrapped cause that says it best; what no case here explains gets the
+    text the other probes give too (``error_text``).
+    """
     causes = list(_causes(exc))
     for cause in causes:
         if isinstance(cause, ssl.SSLCertVerificationError):
@@ -308,7 +312,7 @@ def _error_text(exc: BaseException, timeout: float) -> str:
     if not isinstance(exc, OSError | urllib3.exceptions.HTTPError):  # a bug, not the target
         log.warning("http probe failed unexpectedly", exc_info=exc)
     # requests' own texts repeat the pool and URL; the innermost cause says it shortest.
-    return describe(causes[-1])
+    return error_text(causes[-1], timeout)
 
 
 def _causes(exc: BaseException) -> Iterator[BaseException]:

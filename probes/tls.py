@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 
 from cryptography import x509
 
-from probes.base import Deadline, ProbeResult, describe, failure
+from probes.base import Deadline, ProbeResult, describe, error_text, failure
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ def probe(spec, *, timeout: float) -> ProbeResult:
     except _Stage as exc:
         return failure(str(exc), started)
     except Exception as exc:
-        return failure(_error_text(exc, timeout), started)
+        return failure(error_text(exc, timeout), started)
     return _judge(spec, peer, latency, started)
 
 
@@ -194,12 +194,6 @@ def _load(cert) -> x509.Certificate:
     """A certificate from the private chain API: _ssl.Certificate objects, or DER bytes."""
     der = cert if isinstance(cert, bytes) else cert.public_bytes(ssl._ssl.ENCODING_DER)
     return x509.load_der_x509_certificate(der)
-
-
-def _error_text(exc: BaseException, timeout: float) -> str:
-    if isinstance(exc, TimeoutError):
-        return f"timed out after {timeout:g}s"
-    return describe(exc)
 
 
 def _reason(exc: BaseException | None) -> str:

@@ -1,0 +1,104 @@
+"""The config file's models, from its sections up to the whole ``Config`` (DESIGN §7).
+
+The probe models, which components list, are in ``status.config.probes``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, field_validator, model_validator
+
+# Imported at run time, not for type checking only: pydantic resolves the annotations
+# (``from __future__ import annotations`` makes them strings) in this module's namespace.
+from status.config.probes import Probe
+from status.config.values import Duration, HttpUrl, Model, Port, Slug
+
+
+class Site(Model):
+    title: str
+    url: HttpUrl
+    timezone: str = "UTC"
+    languages: list[Literal["en", "de"]] = Field(["en", "de"], min_length=1)
+
+    @field_validator("url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone '{value}'") from None
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class Group(Model):
+    id: Slug
+    name: str
+    description: str = ""
+
+
+class Component(Model):
+    id: Slug
+    name: str
+    group: str | None = None
+    description: str = ""
+    failure_threshold: int = Field(3, ge=1)
+    success_threshold: int = Field(2, ge=1)
+    quorum: int = Field(1, ge=1)
+    auto_incident: bool = False
+    showcase: bool = True
+    only_show_if_degraded: bool = False
+    probes: list[Probe] = []
+
+
+class Smtp(Model):
+    host: str
+    port: Port = 587
+    starttls: bool = True
+    tls: bool = False
+    username: str | None = None
+    password: str | None = None
+    sender: str = Field(alias="from")
+    timeout: Duration = 10.0
+
+    @model_validator(mode="after")
+    def _one_tls_mode(self):
+        if self.starttls and self.tls:
+            raise ValueError("starttls and tls exclude each other: choose one")
+        return self
+
+
+class Scheduler(Model):
+    concurrency: int = Field(32, ge=1, le=1024)
+
+
+class Retention(Model):
+    raw_days: int = Field(7, ge=1)
+
+
+class Config(Model):
+    site: Site
+    groups: list[Group] = []
+    components: list[Component] = Field(min_length=1)
+    smtp: Smtp | None = None
+    scheduler: Scheduler = Scheduler()
+    retention: Retention = Retention()
+
+    def component(self, component_id: str) -> Component | None:
+        return next((c for c in self.components if c.id == component_id), None)
+
+    def group(self, group_id: str) -> Group | None:
+        return next((g for g in self.groups if g.id == group_id), None)
+
+    def components_in(self, group_id: str) -> list[Component]:
+        return [c for c in self.components if c.group == group_id]
