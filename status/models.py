@@ -1,4 +1,5 @@
-"""Status vocabularies (contract: the same words as Atlassian Statuspage) and pure rules."""
+"""Status vocabularies (contract: the same words as Atlassian Statuspage); the rules over
+them are in :mod:`status.rules`."""
 
 from __future__ import annotations
 

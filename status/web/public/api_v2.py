@@ -3,7 +3,7 @@
 Widgets, exporters and aggregators written for Atlassian Statuspage read these URLs
 unchanged, so the field names, types, nullability and vocabularies are Atlassian's. Every
 document is rendered from the public snapshot, once per snapshot (and minute, where the
-clock matters), and served through :func:`status.public_cache.cached` with an ETag and a
+clock matters), and served through :func:`status.web.public.cache.cached` with an ETag and a
 304 — a request never reaches the database.
 
 Where our data differs from Atlassian's model: component ids are the config slugs;
