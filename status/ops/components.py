@@ -94,8 +94,17 @@ def _auto_incident(
     component_id, new = change.component_id, change.status
     open_id = uow.incidents.open_auto_incident(component_id)
     step = rules.auto_incident_step(old, new, open_id is not None)
-    affected = [{"code": component_id, "old_status": old, "new_status": new}]
     name = change.auto_incident or component_id
+
+    def say(incident_id: int, status: IncidentStatus, text: str) -> None:
+        uow.incidents.add_update(
+            incident_id,
+            status=status.value,
+            body=i18n.translate(text, language, name=name),
+            at=at,
+            affected_components=[{"code": component_id, "old_status": old, "new_status": new}],
+        )
+
     if step == "open":
         open_id = uow.incidents.create(
             name=i18n.translate(rules.AUTO_INCIDENT_NAME[new], language, name=name),
@@ -105,26 +114,12 @@ def _auto_incident(
             at=at,
             auto=True,
         )
-        body = i18n.translate(rules.AUTO_INCIDENT_OPENED, language, name=name)
-        uow.incidents.add_update(
-            open_id,
-            status=IncidentStatus.INVESTIGATING.value,
-            body=body,
-            at=at,
-            affected_components=affected,
-        )
+        say(open_id, IncidentStatus.INVESTIGATING, rules.AUTO_INCIDENT_OPENED)
     elif step == "escalate":
         uow.incidents.set_components(open_id, {component_id: new})
     elif step == "resolve":
         uow.incidents.set_status(open_id, IncidentStatus.RESOLVED.value, at)
         uow.incidents.set_every_component(open_id, new)
-        body = i18n.translate(rules.AUTO_INCIDENT_RESOLVED, language, name=name)
-        uow.incidents.add_update(
-            open_id,
-            status=IncidentStatus.RESOLVED.value,
-            body=body,
-            at=at,
-            affected_components=affected,
-        )
+        say(open_id, IncidentStatus.RESOLVED, rules.AUTO_INCIDENT_RESOLVED)
     if step:
         audit.record(uow, actor, f"incident.{step}", ("incident", open_id), at, component=new)
