@@ -1,0 +1,105 @@
+"""Incidents and maintenance windows, each with its components and timeline of updates."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from status.schema.base import UTCDateTime, component_column, created_columns, id_column, metadata
+
+# -- incidents and maintenance -----------------------------------------------------------
+incidents = sa.Table(
+    "incidents",
+    metadata,
+    id_column(),
+    sa.Column("name", sa.String(300), nullable=False),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("impact", sa.String(16), nullable=False),
+    *created_columns(),
+    sa.Column("started_at", UTCDateTime, nullable=False),
+    sa.Column("monitoring_at", UTCDateTime),
+    sa.Column("resolved_at", UTCDateTime),
+    sa.Column("auto", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Index("ix_incidents_status", "status"),
+    sa.Index("ix_incidents_created_at", "created_at"),
+)
+
+incident_updates = sa.Table(
+    "incident_updates",
+    metadata,
+    id_column(),
+    sa.Column(
+        "incident_id",
+        sa.Integer,
+        sa.ForeignKey("incidents.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("body", sa.Text, nullable=False, server_default=""),
+    *created_columns(),
+    sa.Column("display_at", UTCDateTime, nullable=False),
+    sa.Column("deliver_notifications", sa.Boolean, nullable=False, server_default=sa.true()),
+    # [{"code": component id, "old_status": ..., "new_status": ...}]
+    sa.Column("affected_components", sa.JSON, nullable=False),
+)
+
+incident_components = sa.Table(
+    "incident_components",
+    metadata,
+    sa.Column(
+        "incident_id", sa.Integer, sa.ForeignKey("incidents.id", ondelete="CASCADE"), nullable=False
+    ),
+    component_column(),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.PrimaryKeyConstraint("incident_id", "component_id"),
+)
+
+maintenances = sa.Table(
+    "maintenances",
+    metadata,
+    id_column(),
+    sa.Column("name", sa.String(300), nullable=False),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("impact", sa.String(16), nullable=False, server_default="maintenance"),
+    *created_columns(),
+    sa.Column("scheduled_for", UTCDateTime, nullable=False),
+    sa.Column("scheduled_until", UTCDateTime, nullable=False),
+    sa.Column("started_at", UTCDateTime),
+    sa.Column("completed_at", UTCDateTime),
+    sa.Column("cancelled_at", UTCDateTime),
+    # iCalendar SEQUENCE: bumped on every change a calendar client must see.
+    sa.Column("sequence", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("auto_transition", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Index("ix_maintenances_window", "scheduled_for", "scheduled_until"),
+)
+
+maintenance_updates = sa.Table(
+    "maintenance_updates",
+    metadata,
+    id_column(),
+    sa.Column(
+        "maintenance_id",
+        sa.Integer,
+        sa.ForeignKey("maintenances.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("body", sa.Text, nullable=False, server_default=""),
+    *created_columns(),
+    sa.Column("display_at", UTCDateTime, nullable=False),
+    sa.Column("deliver_notifications", sa.Boolean, nullable=False, server_default=sa.true()),
+)
+
+maintenance_components = sa.Table(
+    "maintenance_components",
+    metadata,
+    sa.Column(
+        "maintenance_id",
+        sa.Integer,
+        sa.ForeignKey("maintenances.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    component_column(),
+    sa.PrimaryKeyConstraint("maintenance_id", "component_id"),
+)

@@ -1,0 +1,81 @@
+"""Subscribers, their consent records, and the delivery outbox."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from status.schema.base import UTCDateTime, component_column, created_columns, id_column, metadata
+
+# -- subscribers and delivery ------------------------------------------------------------
+subscribers = sa.Table(
+    "subscribers",
+    metadata,
+    id_column(),
+    sa.Column("email", sa.String(320), nullable=False, unique=True),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("language", sa.String(8), nullable=False, server_default="en"),
+    # True: every component; otherwise the rows in subscriber_components.
+    sa.Column("all_components", sa.Boolean, nullable=False, server_default=sa.true()),
+    *created_columns(),
+    sa.Column("confirmed_at", UTCDateTime),
+    sa.Column("unsubscribed_at", UTCDateTime),
+    # Bumped to invalidate every signed link issued before (manage/unsubscribe tokens).
+    sa.Column("token_version", sa.Integer, nullable=False, server_default="1"),
+    sa.Index("ix_subscribers_state", "state"),
+)
+
+subscriber_components = sa.Table(
+    "subscriber_components",
+    metadata,
+    sa.Column(
+        "subscriber_id",
+        sa.Integer,
+        sa.ForeignKey("subscribers.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    component_column(),
+    sa.PrimaryKeyConstraint("subscriber_id", "component_id"),
+)
+
+# GDPR: proof of consent (what was agreed to, when, how) outlives nothing it need not.
+consent_records = sa.Table(
+    "consent_records",
+    metadata,
+    id_column(),
+    sa.Column(
+        "subscriber_id",
+        sa.Integer,
+        sa.ForeignKey("subscribers.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("action", sa.String(32), nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("method", sa.String(32), nullable=False),
+    sa.Column("text_version", sa.String(64), nullable=False, server_default=""),
+    sa.Column("ip_hash", sa.String(128)),
+)
+
+# The outbox is the truth about what was sent: one row per event, recipient and channel.
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    id_column(),
+    sa.Column("event_key", sa.String(200), nullable=False),
+    sa.Column("channel", sa.String(32), nullable=False),
+    sa.Column("recipient", sa.String(500), nullable=False),
+    sa.Column("subscriber_id", sa.Integer, sa.ForeignKey("subscribers.id", ondelete="SET NULL")),
+    sa.Column("payload", sa.JSON, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", UTCDateTime, nullable=False),
+    sa.Column("claimed_by", sa.String(200)),
+    sa.Column("claimed_until", UTCDateTime),
+    sa.Column("last_error", sa.Text),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("sent_at", UTCDateTime),
+    sa.UniqueConstraint(
+        "event_key", "channel", "recipient", name="uq_outbox_event_channel_recipient"
+    ),
+    sa.Index("ix_outbox_due", "state", "next_attempt_at"),
+)
