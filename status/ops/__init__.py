@@ -10,6 +10,7 @@ from the ops issue on, its event row commit together. The rules they follow are 
 from __future__ import annotations
 
 from status.ops.actor import Actor
+from status.ops.audit import purge_audit_log
 from status.ops.components import StatusChange, set_component_status, set_component_statuses
 from status.ops.incidents import open_incident, resolve_incident, update_incident
 from status.ops.maintenance import cancel_maintenance, schedule_maintenance, update_maintenance
@@ -19,6 +20,7 @@ __all__ = [
     "StatusChange",
     "cancel_maintenance",
     "open_incident",
+    "purge_audit_log",
     "resolve_incident",
     "schedule_maintenance",
     "set_component_status",

@@ -1,11 +1,12 @@
-"""The audit entry every command writes inside its unit of work."""
+"""The audit entry every command writes inside its unit of work; retention."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
+from status.clock import utcnow
 from status.ops.actor import Actor
-from status.store import UnitOfWork
+from status.store import Store, UnitOfWork
 
 
 def record(
@@ -27,3 +28,22 @@ def record(
         ip=actor.ip,
         at=at,
     )
+
+
+def purge_audit_log(store: Store, actor: Actor, *, before: datetime) -> int:
+    """Delete entries older than ``before``: the purge is an entry of its own, and the
+    chain stays verifiable from the first entry kept. Returns how many went."""
+    at = utcnow()
+    with store.begin() as uow:
+        deleted, anchor = uow.audit.purge(before)
+        record(
+            uow,
+            actor,
+            "audit.purge",
+            ("audit_log", ""),
+            at,
+            deleted=deleted,
+            before=before.isoformat(),
+            anchor=anchor,
+        )
+    return deleted

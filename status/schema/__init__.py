@@ -8,15 +8,17 @@ re-exported here, so ``from status import schema as t; t.incidents`` names any t
 
 from __future__ import annotations
 
-from status.schema.accounts import api_tokens, audit_log, users
+from status.schema.accounts import api_tokens, audit_log, idempotency_keys, sessions, users
 from status.schema.base import UTCDateTime, metadata
 from status.schema.incidents import (
+    events,
     incident_components,
     incident_updates,
     incidents,
     maintenance_components,
     maintenance_updates,
     maintenances,
+    overrides,
 )
 from status.schema.monitoring import (
     component_changes,
@@ -43,7 +45,9 @@ __all__ = [
     "component_state",
     "consent_records",
     "daily_rollups",
+    "events",
     "heartbeats",
+    "idempotency_keys",
     "incident_components",
     "incident_updates",
     "incidents",
@@ -54,8 +58,10 @@ __all__ = [
     "meta",
     "metadata",
     "outbox",
+    "overrides",
     "probe_results",
     "probe_state",
+    "sessions",
     "subscriber_components",
     "subscribers",
     "users",

@@ -41,6 +41,7 @@ incident_updates = sa.Table(
     sa.Column("deliver_notifications", sa.Boolean, nullable=False, server_default=sa.true()),
     # [{"code": component id, "old_status": ..., "new_status": ...}]
     sa.Column("affected_components", sa.JSON, nullable=False),
+    sa.Column("edited_at", UTCDateTime),  # the public timeline says "edited"
 )
 
 incident_components = sa.Table(
@@ -102,4 +103,32 @@ maintenance_components = sa.Table(
     ),
     component_column(),
     sa.PrimaryKeyConstraint("maintenance_id", "component_id"),
+)
+
+# What the public or subscribers must learn of, written in the same transaction as the
+# change: the subscribers' outbox fans out from these rows (nothing lost after commit).
+events = sa.Table(
+    "events",
+    metadata,
+    id_column(),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("kind", sa.String(64), nullable=False),  # e.g. incident.opened
+    sa.Column("object_type", sa.String(32), nullable=False),
+    sa.Column("object_id", sa.String(64), nullable=False),
+    sa.Column("components", sa.JSON, nullable=False),  # [] reaches every subscriber
+    sa.Column("notify", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("data", sa.JSON, nullable=False),
+)
+
+# A component's status set by hand, for when the probes are wrong; it may expire.
+overrides = sa.Table(
+    "overrides",
+    metadata,
+    component_column(),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.PrimaryKeyConstraint("component_id"),
 )
