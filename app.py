@@ -23,7 +23,7 @@ import click
 from flask import Flask
 
 import probes.cli
-from status import cli, web
+from status import cli, cli_accounts, web
 from status.config import ConfigError, ConfigHolder
 from status.runtime import Runtime, Supervisor, config_watcher, runtime
 from status.settings import SettingsError, from_environ, listen_address, require_secret_key
@@ -67,6 +67,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     web.init_app(app)
     cli.init_app(app)
+    cli_accounts.init_app(app)
     probes.cli.init_app(app)
     return app
 

@@ -9,22 +9,43 @@ from the ops issue on, its event row commit together. The rules they follow are 
 
 from __future__ import annotations
 
+from status.ops.accounts import (
+    add_user,
+    authenticate_token,
+    create_token,
+    revoke_token,
+    set_disabled,
+    set_password,
+    set_role,
+)
 from status.ops.actor import Actor
 from status.ops.audit import purge_audit_log
 from status.ops.components import StatusChange, set_component_status, set_component_statuses
+from status.ops.errors import Conflict, Invalid, NotFound, OpsError
 from status.ops.incidents import open_incident, resolve_incident, update_incident
 from status.ops.maintenance import cancel_maintenance, schedule_maintenance, update_maintenance
 
 __all__ = [
     "Actor",
+    "Conflict",
+    "Invalid",
+    "NotFound",
+    "OpsError",
     "StatusChange",
+    "add_user",
+    "authenticate_token",
     "cancel_maintenance",
+    "create_token",
     "open_incident",
     "purge_audit_log",
     "resolve_incident",
+    "revoke_token",
     "schedule_maintenance",
     "set_component_status",
     "set_component_statuses",
+    "set_disabled",
+    "set_password",
+    "set_role",
     "update_incident",
     "update_maintenance",
 ]

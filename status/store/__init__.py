@@ -21,6 +21,7 @@ from contextlib import contextmanager
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from status.store.accounts import SessionRepository, TokenRepository, UserRepository
 from status.store.audit import AuditRepository
 from status.store.components import ComponentRepository, ComponentState
 from status.store.engine import create_private_file, make_engine
@@ -51,6 +52,9 @@ class Repositories:
         self.incidents = IncidentRepository(scope)
         self.maintenance = MaintenanceRepository(scope)
         self.audit = AuditRepository(scope)
+        self.users = UserRepository(scope)
+        self.sessions = SessionRepository(scope)
+        self.tokens = TokenRepository(scope)
         self.subscribers = SubscriberRepository(scope)
         self.outbox = OutboxRepository(scope)
 
