@@ -192,6 +192,7 @@ def test_it_reports_missing_variables_together_with_the_other_problems(tmp_path)
         f"{path}: components[1].probes[0].port: environment variable DB_PORT is not set",
         f"{path}: smtp.password: environment variable SMTP_PASSWORD is not set",
         f"{path}: components[1].name: required",
+        f"{path}: components[0].group: unknown group 'nope'",
     ]
 
     path.write_text(path.read_text().replace("{id: db,", "{id: db, name: DB,"))
@@ -200,6 +201,45 @@ def test_it_reports_missing_variables_together_with_the_other_problems(tmp_path)
     assert caught.value.problems == [
         f"{path}: smtp.password: environment variable SMTP_PASSWORD is not set",
         f"{path}: components[0].group: unknown group 'nope'",
+    ]
+
+
+def test_it_reports_references_and_exclusive_options_with_the_field_errors(tmp_path):
+    # The README promises every problem at once: nothing may wait for a second round.
+    path = write(
+        tmp_path,
+        SITE
+        + "groups: [{id: g, name: G}, {id: g, name: H}]\n"
+        + "components:\n"
+        + "  - {id: web, name: Web, group: nope, failure_threshold: 0}\n"
+        + "  - {id: web, name: Again, probes: [{type: tcp, host: h, port: 1},"
+        + " {type: tcp, host: h, port: 2}]}\n"
+        + "smtp: {host: h, port: smtp, from: x@y, tls: yes}\n",
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, environ={})
+    assert sorted(caught.value.problems) == sorted(
+        f"{path}: {problem}"
+        for problem in [
+            "components[0].failure_threshold: Input should be greater than or equal to 1",
+            "smtp.port: Input should be a valid integer, unable to parse string as an integer",
+            "groups[1].id: duplicate id 'g'",
+            "components[1].id: duplicate id 'web'",
+            "components[0].group: unknown group 'nope'",
+            "components[1].probes[1].id: duplicate probe id 'tcp' in component 'web'; "
+            "give each probe of one type its own id",
+            "smtp: starttls and tls exclude each other: choose one",
+        ]
+    )
+
+
+def test_it_names_the_variable_a_bad_value_came_from(tmp_path):
+    path = write(tmp_path, probes("{type: tcp, host: h, port: '${DB_PORT}'}"))
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, environ={"DB_PORT": "abc"})
+    assert caught.value.problems == [
+        f"{path}: components[0].probes[0].port: Input should be a valid integer, unable to "
+        "parse string as an integer (the value comes from ${DB_PORT})"
     ]
 
 

@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
-from status.config.models import Config
+from status.config.models import TLS_MODES, Config
 from status.config.probes import PROBE_TYPES
 
 # libyaml where PyYAML was built with it: 5x faster on a config of thousands of checks,
@@ -28,41 +28,69 @@ class ConfigError(Exception):
 
 
 # -- cross-references, reported with the YAML path of the offending value -------------------
-def _references(config: Config) -> list[tuple[str, str]]:
+# Checked on the file's data, not on the validated models, so that they are reported
+# together with every other problem rather than only once all of those are fixed.
+def _references(data: dict) -> list[tuple[str, str]]:
     problems: list[tuple[str, str]] = []
-    for kind, items in (("groups", config.groups), ("components", config.components)):
-        seen: set[str] = set()
-        for i, item in enumerate(items):
-            if item.id in seen:
-                problems.append((f"{kind}[{i}].id", f"duplicate id '{item.id}'"))
-            seen.add(item.id)
-    groups = {g.id for g in config.groups}
-    for i, component in enumerate(config.components):
-        if component.group is not None and component.group not in groups:
-            problems.append((f"components[{i}].group", f"unknown group '{component.group}'"))
-        keys: set[str] = set()
-        for j, probe in enumerate(component.probes):
-            if probe.key in keys:
+    groups, components = _mappings(data, "groups"), _mappings(data, "components")
+    for kind, items in (("groups", groups), ("components", components)):
+        seen: set = set()
+        for i, item in items:
+            ident = item.get("id")
+            if isinstance(ident, str) and ident in seen:
+                problems.append((f"{kind}[{i}].id", f"duplicate id '{ident}'"))
+            seen.add(ident)
+    known = {g.get("id") for _, g in groups}
+    for i, component in components:
+        group = component.get("group")
+        if isinstance(group, str) and group not in known:
+            problems.append((f"components[{i}].group", f"unknown group '{group}'"))
+        keys: set = set()
+        for j, probe in _mappings(component, "probes"):
+            key = probe.get("id") or probe.get("type")
+            if isinstance(key, str) and key in keys:
                 problems.append(
                     (
                         f"components[{i}].probes[{j}].id",
-                        f"duplicate probe id '{probe.key}' in component '{component.id}'; "
+                        f"duplicate probe id '{key}' in component '{component.get('id')}'; "
                         "give each probe of one type its own id",
                     )
                 )
-            keys.add(probe.key)
+            keys.add(key)
+    smtp = data.get("smtp")
+    if isinstance(smtp, dict) and _true(smtp.get("starttls", True)) and _true(smtp.get("tls")):
+        problems.append(("smtp", TLS_MODES))
     return problems
+
+
+def _mappings(node: dict, key: str) -> list[tuple[int, dict]]:
+    """The mappings in ``node[key]`` with their index (anything else is a field error)."""
+    items = node.get(key)
+    if not isinstance(items, list):
+        return []
+    return [(i, item) for i, item in enumerate(items) if isinstance(item, dict)]
+
+
+def _true(value: Any) -> bool:
+    """Whether pydantic reads ``value`` as true (``yes``, ``on``, ``1`` included)."""
+    try:
+        return TypeAdapter(bool).validate_python(value)
+    except ValidationError:
+        return False
 
 
 # -- environment expansion ----------------------------------------------------------------------
 _VAR = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
-def _expand(node: Any, environ: Mapping[str, str], path: str, problems: list) -> Any:
+def _expand(
+    node: Any, environ: Mapping[str, str], path: str, problems: list, used: dict[str, list[str]]
+) -> Any:
+    """``node`` with ``${VAR}`` replaced; ``used`` collects the variables by YAML path."""
     if isinstance(node, dict):
-        return {k: _expand(v, environ, _join(path, k), problems) for k, v in node.items()}
+        return {k: _expand(v, environ, _join(path, k), problems, used) for k, v in node.items()}
     if isinstance(node, list):
-        return [_expand(v, environ, f"{path}[{i}]", problems) for i, v in enumerate(node)]
+        return [_expand(v, environ, f"{path}[{i}]", problems, used) for i, v in enumerate(node)]
     if not isinstance(node, str) or "$" not in node:
         return node
 
@@ -70,6 +98,7 @@ def _expand(node: Any, environ: Mapping[str, str], path: str, problems: list) ->
         if match.group(0) == "$$":
             return "$"
         name, default = match.group(1), match.group(2)
+        used.setdefault(path, []).append(name)
         if name in environ:
             return environ[name]
         if default is not None:
@@ -136,22 +165,30 @@ def load_config(path: str | os.PathLike, environ: Mapping[str, str] | None = Non
         )
 
     problems: list[tuple[str, str]] = []
-    data = _expand(data, os.environ if environ is None else environ, "", problems)
+    used: dict[str, list[str]] = {}
+    data = _expand(data, os.environ if environ is None else environ, "", problems, used)
     unset = [where for where, _ in problems]
+    found: list[tuple[str, str]] = []
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
         config = None
         for error in exc.errors(include_url=False):
             where = _yaml_path(error["loc"], data)
-            # A value left empty by a missing variable is reported once, as that.
-            if not any(_within(where, path) for path in unset):
-                problems.append((where, _reason(error)))
-    if config is not None:
-        problems += _references(config)
+            found.append((where, _reason(error) + _from_environment(used.get(where, []))))
+    found += _references(data)
+    # A value left empty by a missing variable is reported once, as that.
+    problems += [(w, why) for w, why in found if not any(_within(w, path) for path in unset)]
     if problems:
         raise ConfigError(list(dict.fromkeys(f"{name}: {where}: {why}" for where, why in problems)))
     return config
+
+
+def _from_environment(names: list[str]) -> str:
+    """Where a bad value came from, when it came from the environment (names, no values)."""
+    if not names:
+        return ""
+    return " (the value comes from " + ", ".join(f"${{{n}}}" for n in dict.fromkeys(names)) + ")"
 
 
 def _within(path: str, ancestor: str) -> bool:

@@ -61,6 +61,9 @@ class Component(Model):
     probes: list[Probe] = []
 
 
+TLS_MODES = "starttls and tls exclude each other: choose one"
+
+
 class Smtp(Model):
     host: str
     port: Port = 587
@@ -74,7 +77,7 @@ class Smtp(Model):
     @model_validator(mode="after")
     def _one_tls_mode(self):
         if self.starttls and self.tls:
-            raise ValueError("starttls and tls exclude each other: choose one")
+            raise ValueError(TLS_MODES)
         return self
 
 
