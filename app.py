@@ -23,10 +23,16 @@ import click
 from flask import Flask
 
 import probes.cli
-from status import cli, cli_accounts, web
+from status import cli, cli_accounts, cli_ops, web
 from status.config import ConfigError, ConfigHolder
 from status.runtime import Runtime, Supervisor, config_watcher, runtime
-from status.settings import SettingsError, from_environ, listen_address, require_secret_key
+from status.settings import (
+    SettingsError,
+    cannot_listen,
+    from_environ,
+    listen_address,
+    require_secret_key,
+)
 from status.store import Store, make_engine
 
 log = logging.getLogger("leitstand")
@@ -68,6 +74,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     web.init_app(app)
     cli.init_app(app)
     cli_accounts.init_app(app)
+    cli_ops.init_app(app)
     probes.cli.init_app(app)
     return app
 
@@ -88,54 +95,64 @@ class _Shutdown(SystemExit):
 
 
 def main() -> int:
-    """The all-in-one process: migrate, start the workers, serve until SIGTERM/Ctrl-C."""
+    """The all-in-one process: listen, migrate, start the workers, serve until SIGTERM."""
     from waitress import create_server
 
-    from probes.metrics import ProbeMetrics
-    from probes.scheduler import Scheduler
     from status import migrate
 
     try:
+        host, port = listen_address()  # the environment first: PORT=abc is about PORT
         app = create_app()
-        host, port = listen_address()
     except (SettingsError, ConfigError) as exc:
         print(f"leitstand: {exc}", file=sys.stderr)
         return 2
-    rt = runtime(app)
-    migrate.upgrade(rt.store.engine)
-
-    reload_requested = threading.Event()
-    rt.supervisor = supervisor = Supervisor()
-    supervisor.add("config", config_watcher(rt.config_holder, reload_requested))
-    holder = rt.config_holder
-    probe_metrics = ProbeMetrics(registry=rt.registry)
-    scheduler = Scheduler(rt.store, lambda: holder.current, metrics=probe_metrics)
-    supervisor.add("probes", scheduler.run)
-    supervisor.start()
-
-    server = create_server(app, host=host, port=port, threads=8, ident="leitstand")
-
-    received: list[str] = []
-
-    def shutdown(signum, _frame):
-        received.append(signal.Signals(signum).name)
-        raise _Shutdown()
-
-    signal.signal(signal.SIGTERM, shutdown)
-    signal.signal(signal.SIGINT, shutdown)
-    signal.signal(signal.SIGHUP, lambda *_: reload_requested.set())
-    log.info("serving on http://%s:%s/ (config %s)", host, port, rt.config_holder.path)
+    # Bind before anything starts: a port in use ends here, in one line, with nothing to stop.
     try:
+        server = create_server(app, host=host, port=port, threads=8, ident="leitstand")
+    except OSError as exc:
+        print(f"leitstand: {cannot_listen(host, port, exc)}", file=sys.stderr)
+        return 2
+    rt = runtime(app)
+    received: list[str] = []
+    reload_requested = threading.Event()
+    try:
+        migrate.upgrade(rt.store.engine)
+        rt.supervisor = start_workers(rt, reload_requested)
+
+        def shutdown(signum, _frame):
+            received.append(signal.Signals(signum).name)
+            raise _Shutdown()
+
+        signal.signal(signal.SIGTERM, shutdown)
+        signal.signal(signal.SIGINT, shutdown)
+        signal.signal(signal.SIGHUP, lambda *_: reload_requested.set())
+        log.info("serving on http://%s:%s/ (config %s)", host, port, rt.config_holder.path)
         server.run()  # returns (waitress catches SystemExit) or raises _Shutdown
     except _Shutdown:
         pass
     finally:
         log.info("%s: shutting down", received[0] if received else "server stopped")
         server.close()
-        supervisor.stop()
+        if rt.supervisor:
+            rt.supervisor.stop()
         rt.store.dispose()
     log.info("stopped")
     return 0
+
+
+def start_workers(rt: Runtime, reload_requested: threading.Event) -> Supervisor:
+    """The all-in-one's background workers: config watcher and probe scheduler."""
+    from probes.metrics import ProbeMetrics
+    from probes.scheduler import Scheduler
+
+    supervisor = Supervisor()
+    holder = rt.config_holder
+    supervisor.add("config", config_watcher(holder, reload_requested))
+    probe_metrics = ProbeMetrics(registry=rt.registry)
+    scheduler = Scheduler(rt.store, lambda: holder.current, metrics=probe_metrics)
+    supervisor.add("probes", scheduler.run)
+    supervisor.start()
+    return supervisor
 
 
 if __name__ == "__main__":

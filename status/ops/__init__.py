@@ -24,6 +24,7 @@ from status.ops.components import StatusChange, set_component_status, set_compon
 from status.ops.errors import Conflict, Invalid, NotFound, OpsError
 from status.ops.incidents import open_incident, resolve_incident, update_incident
 from status.ops.maintenance import cancel_maintenance, schedule_maintenance, update_maintenance
+from status.ops.overrides import clear_override, set_override
 
 __all__ = [
     "Actor",
@@ -35,6 +36,7 @@ __all__ = [
     "add_user",
     "authenticate_token",
     "cancel_maintenance",
+    "clear_override",
     "create_token",
     "open_incident",
     "purge_audit_log",
@@ -44,6 +46,7 @@ __all__ = [
     "set_component_status",
     "set_component_statuses",
     "set_disabled",
+    "set_override",
     "set_password",
     "set_role",
     "update_incident",

@@ -115,11 +115,17 @@ def _auto_incident(
             auto=True,
         )
         say(open_id, IncidentStatus.INVESTIGATING, rules.AUTO_INCIDENT_OPENED)
+        uow.events.record(
+            "incident.opened", ("incident", open_id), at=at, components=[component_id]
+        )
     elif step == "escalate":
         uow.incidents.set_components(open_id, {component_id: new})
     elif step == "resolve":
         uow.incidents.set_status(open_id, IncidentStatus.RESOLVED.value, at)
         uow.incidents.set_every_component(open_id, new)
         say(open_id, IncidentStatus.RESOLVED, rules.AUTO_INCIDENT_RESOLVED)
+        uow.events.record(
+            "incident.resolved", ("incident", open_id), at=at, components=[component_id]
+        )
     if step:
         audit.record(uow, actor, f"incident.{step}", ("incident", open_id), at, component=new)

@@ -1,14 +1,20 @@
-"""Open, update and resolve incidents (each with its timeline entry and audit entry)."""
+"""Open, update and resolve incidents: each with its timeline entry, its event for the
+public and subscribers, and its audit entry, in one unit of work."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 
+from status import rules
 from status.clock import utcnow
-from status.models import ComponentStatus, IncidentStatus
-from status.ops import audit
+from status.models import ComponentStatus, Impact, IncidentStatus
+from status.ops import audit, validate
 from status.ops.actor import Actor
+from status.ops.errors import NotFound
 from status.store import Store, UnitOfWork
+
+MAX_NAME, MAX_BODY = 300, 20_000
 
 
 def open_incident(
@@ -22,15 +28,31 @@ def open_incident(
     components: dict[str, str] | None = None,
     at: datetime | None = None,
     notify: bool = True,
+    known_components: Collection[str] | None = None,
 ) -> int:
-    """Open an incident with its first update; ``components``: id -> status it causes."""
+    """Open an incident with its first update; ``components``: id -> status it causes.
+
+    ``known_components`` (the config's ids), when given, refuses any other id.
+    """
+    name = validate.text(name, "name", max_length=MAX_NAME)
+    status = validate.one_of(IncidentStatus, status, "status")
+    impact = validate.one_of(Impact, impact, "impact")
+    body = validate.text(body, "body", max_length=MAX_BODY, required=False)
+    components = validate.component_statuses(components or {}, known_components)
     at = at or utcnow()
-    components = components or {}
     with store.begin() as uow:
         incident_id = uow.incidents.create(
             name=name, status=status, impact=impact, components=components, at=at
         )
-        _add_update(uow, incident_id, status, body, components, at, notify)
+        update_id = _add_update(uow, incident_id, status, body, components, at, notify)
+        uow.events.record(
+            "incident.opened",
+            ("incident", incident_id),
+            at=at,
+            components=components,
+            notify=notify,
+            update_id=update_id,
+        )
         audit.record(
             uow,
             actor,
@@ -56,23 +78,37 @@ def update_incident(
     components: dict[str, str] | None = None,
     at: datetime | None = None,
     notify: bool = True,
+    known_components: Collection[str] | None = None,
 ) -> None:
     """Post an update; the incident takes its status (and the components theirs)."""
+    status = validate.one_of(IncidentStatus, status, "status")
+    body = validate.text(body, "body", max_length=MAX_BODY, required=False)
+    components = validate.component_statuses(components or {}, known_components)
     at = at or utcnow()
-    components = components or {}
     with store.begin() as uow:
         before = uow.incidents.get(incident_id)
+        if before is None:
+            raise NotFound(f"no incident {incident_id}", "id")
         uow.incidents.set_status(incident_id, status, at)
         if components:
             uow.incidents.set_components(incident_id, components)
-        _add_update(uow, incident_id, status, body, components, at, notify)
+        update_id = _add_update(uow, incident_id, status, body, components, at, notify)
+        closing = rules.is_closed(status) and not rules.is_closed(before.status)
+        uow.events.record(
+            "incident.resolved" if closing else "incident.updated",
+            ("incident", incident_id),
+            at=at,
+            components=_components_of(uow, incident_id),
+            notify=notify,
+            update_id=update_id,
+        )
         audit.record(
             uow,
             actor,
             "incident.update",
             ("incident", incident_id),
             at,
-            before={"status": before.status if before else None},
+            before={"status": before.status},
             status=status,
             components=components,
             notify=notify,
@@ -100,6 +136,10 @@ def resolve_incident(
     )
 
 
+def _components_of(uow: UnitOfWork, incident_id: int) -> list[str]:
+    return [c.component_id for c in uow.incidents.components(incident_id)]
+
+
 def _add_update(
     uow: UnitOfWork,
     incident_id: int,
@@ -108,11 +148,11 @@ def _add_update(
     components: dict[str, str],
     at: datetime,
     notify: bool,
-) -> None:
+) -> int:
     """The timeline entry, with each component's status before and after."""
     before = uow.components.states(components)
     operational = ComponentStatus.OPERATIONAL.value
-    uow.incidents.add_update(
+    return uow.incidents.add_update(
         incident_id,
         status=status,
         body=body,

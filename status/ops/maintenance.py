@@ -1,15 +1,22 @@
-"""Schedule, update and cancel maintenance windows."""
+"""Schedule, update and cancel maintenance windows (each with its event and audit entry)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import datetime
 
 from status.clock import utcnow
 from status.models import MaintenanceStatus
-from status.ops import audit
+from status.ops import audit, validate
 from status.ops.actor import Actor
+from status.ops.errors import Invalid, NotFound
 from status.store import Store
+
+MAX_NAME, MAX_BODY = 300, 20_000
+EVENT_OF_STATUS = {
+    MaintenanceStatus.IN_PROGRESS: "maintenance.started",
+    MaintenanceStatus.COMPLETED: "maintenance.completed",
+}
 
 
 def schedule_maintenance(
@@ -24,10 +31,16 @@ def schedule_maintenance(
     status: str = MaintenanceStatus.SCHEDULED.value,
     auto_transition: bool = True,
     at: datetime | None = None,
+    notify: bool = True,
+    known_components: Collection[str] | None = None,
 ) -> int:
     """A new window with its first update."""
+    name = validate.text(name, "title", max_length=MAX_NAME)
+    body = validate.text(body, "body", max_length=MAX_BODY, required=False)
+    status = validate.one_of(MaintenanceStatus, status, "status")
+    validate.window(scheduled_for, scheduled_until)
+    components = validate.component_ids(components, known_components, "components")
     at = at or utcnow()
-    components = list(components)
     with store.begin() as uow:
         maintenance_id = uow.maintenance.create(
             name=name,
@@ -39,6 +52,13 @@ def schedule_maintenance(
             at=at,
         )
         uow.maintenance.add_update(maintenance_id, status=status, body=body, at=at)
+        uow.events.record(
+            "maintenance.scheduled",
+            ("maintenance", maintenance_id),
+            at=at,
+            components=components,
+            notify=notify,
+        )
         audit.record(
             uow,
             actor,
@@ -64,20 +84,35 @@ def update_maintenance(
     body: str,
     at: datetime | None = None,
     cancelled: bool = False,
+    notify: bool = True,
 ) -> None:
     """Post an update; the window takes its status (and calendars see a new SEQUENCE)."""
+    status = validate.one_of(MaintenanceStatus, status, "status")
+    body = validate.text(body, "body", max_length=MAX_BODY, required=False)
     at = at or utcnow()
     with store.begin() as uow:
         before = uow.maintenance.get(maintenance_id)
+        if before is None:
+            raise NotFound(f"no maintenance {maintenance_id}", "id")
+        if before.cancelled_at is not None:
+            raise Invalid("the window was cancelled", "id")
         uow.maintenance.set_status(maintenance_id, status, at, cancelled=cancelled)
         uow.maintenance.add_update(maintenance_id, status=status, body=body, at=at)
+        kind = "maintenance.cancelled" if cancelled else EVENT_OF_STATUS.get(status)
+        uow.events.record(
+            kind or "maintenance.updated",
+            ("maintenance", maintenance_id),
+            at=at,
+            components=[c.component_id for c in uow.maintenance.components(maintenance_id)],
+            notify=notify,
+        )
         audit.record(
             uow,
             actor,
             "maintenance.cancel" if cancelled else "maintenance.update",
             ("maintenance", maintenance_id),
             at,
-            before={"status": before.status if before else None},
+            before={"status": before.status},
             status=status,
         )
 

@@ -25,12 +25,14 @@ from status.store.accounts import SessionRepository, TokenRepository, UserReposi
 from status.store.audit import AuditRepository
 from status.store.components import ComponentRepository, ComponentState
 from status.store.engine import create_private_file, make_engine
+from status.store.events import EventRepository
 from status.store.heartbeats import HeartbeatRepository
 from status.store.incidents import IncidentRepository
 from status.store.leases import LeaseRepository
 from status.store.maintenance import MaintenanceRepository
 from status.store.meta import MetaRepository
 from status.store.outbox import OutboxRepository
+from status.store.overrides import OverrideRepository
 from status.store.probes import ProbeRepository
 from status.store.rollups import RollupRepository
 from status.store.scope import EngineScope, Scope, TransactionScope
@@ -55,6 +57,8 @@ class Repositories:
         self.users = UserRepository(scope)
         self.sessions = SessionRepository(scope)
         self.tokens = TokenRepository(scope)
+        self.events = EventRepository(scope)
+        self.overrides = OverrideRepository(scope)
         self.subscribers = SubscriberRepository(scope)
         self.outbox = OutboxRepository(scope)
 

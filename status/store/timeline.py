@@ -54,6 +54,13 @@ class TimelineRepository(Repository):
         with self.scope.read() as conn:
             return conn.execute(sa.select(self.table).order_by(self.table.c.id)).all()
 
+    def components(self, parent_id: int) -> list[sa.Row]:
+        c = self.components_table.c
+        with self.scope.read() as conn:
+            return conn.execute(
+                sa.select(self.components_table).where(c[self.key] == parent_id)
+            ).all()
+
     def updates(self, parent_id: int) -> list[sa.Row]:
         u = self.updates_table.c
         with self.scope.read() as conn:

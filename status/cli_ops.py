@@ -1,0 +1,239 @@
+"""``flask --app app incident|maintenance|override ...``: post from a shell or a pipeline.
+
+The forms are a contract: ``incident open`` and ``maintenance schedule`` print the new
+id alone on their last line. Times without an offset are in the site's timezone.
+Every change goes through :mod:`status.ops` (validated, audited, an event for the
+subscribers) as actor ``system:cli:<login name>``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import click
+from flask.cli import AppGroup
+
+from status import ops, rules
+from status.cli import config_holder
+from status.cli_accounts import run
+from status.clock import utcnow
+from status.config import parse_duration
+from status.models import Impact, IncidentStatus, MaintenanceStatus
+from status.ops.validate import SETTABLE
+from status.runtime import runtime
+
+INCIDENT_STATUSES = click.Choice([s.value for s in IncidentStatus])
+IMPACTS = click.Choice([i.value for i in Impact])
+MAINTENANCE_STATUSES = click.Choice([s.value for s in MaintenanceStatus])
+COMPONENT_STATUSES = click.Choice(SETTABLE)
+
+
+def known_components() -> set[str]:
+    return {c.id for c in config_holder(runtime()).current.components}
+
+
+def component_pairs(values: tuple[str, ...]) -> dict[str, str]:
+    """``--component sip-gateway=major_outage`` (repeatable) as {id: status}."""
+    pairs = {}
+    for value in values:
+        component, sep, status = value.partition("=")
+        if not sep or not component or not status:
+            raise click.BadParameter(f"{value!r}: use ID=STATUS", param_hint="--component")
+        pairs[component] = status
+    return pairs
+
+
+def local_time(value: str, field: str) -> datetime:
+    """ISO 8601; without an offset, in the site's timezone."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(
+            "an ISO 8601 time, e.g. 2026-12-01T02:00", param_hint=field
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=config_holder(runtime()).current.site.tz)
+    return moment
+
+
+# -- incidents -----------------------------------------------------------------------------
+@click.group("incident", cls=AppGroup)
+def incident_group() -> None:
+    """Incidents: open, update, resolve, list."""
+
+
+@incident_group.command("open")
+@click.option("--name", required=True)
+@click.option("--status", type=INCIDENT_STATUSES, default="investigating", show_default=True)
+@click.option("--impact", type=IMPACTS, required=True)
+@click.option("--component", "components", multiple=True, help="ID=STATUS, repeatable.")
+@click.option("--body", default="", help="The first update (Markdown).")
+@click.option("--notify/--no-notify", default=True, show_default=True)
+def incident_open(name, status, impact, components, body, notify) -> None:
+    """Open an incident; prints its id alone on the last line."""
+    incident_id = run(
+        ops.open_incident,
+        name=name,
+        status=status,
+        impact=impact,
+        body=body,
+        components=component_pairs(components),
+        notify=notify,
+        known_components=known_components(),
+    )
+    click.echo(incident_id)
+
+
+@incident_group.command("update")
+@click.argument("incident_id", type=int)
+@click.option("--status", type=INCIDENT_STATUSES, required=True)
+@click.option("--body", default="")
+@click.option("--component", "components", multiple=True, help="ID=STATUS, repeatable.")
+@click.option("--notify/--no-notify", default=True, show_default=True)
+def incident_update(incident_id, status, body, components, notify) -> None:
+    """Post an update to INCIDENT_ID."""
+    run(
+        ops.update_incident,
+        incident_id,
+        status=status,
+        body=body,
+        components=component_pairs(components),
+        notify=notify,
+        known_components=known_components(),
+    )
+    click.echo(f"incident {incident_id}: {status}")
+
+
+@incident_group.command("resolve")
+@click.argument("incident_id", type=int)
+@click.option("--body", default="")
+@click.option("--notify/--no-notify", default=True, show_default=True)
+def incident_resolve(incident_id, body, notify) -> None:
+    """Resolve INCIDENT_ID with a last update."""
+    run(ops.resolve_incident, incident_id, body=body, notify=notify)
+    click.echo(f"incident {incident_id}: resolved")
+
+
+@incident_group.command("list")
+@click.option("--all", "show_all", is_flag=True, help="Resolved ones too (default: open).")
+def incident_list(show_all: bool) -> None:
+    """Incidents, newest first: id, status, impact, started, name."""
+    for row, _, components in runtime().store.incidents.public():
+        if show_all or not rules.is_closed(row.status):
+            affected = ",".join(f"{c.component_id}={c.status}" for c in components) or "-"
+            click.echo(
+                f"{row.id}\t{row.status}\t{row.impact}\t"
+                f"{row.started_at.isoformat(timespec='seconds')}\t{affected}\t{row.name}"
+            )
+
+
+# -- maintenance ---------------------------------------------------------------------------
+@click.group("maintenance", cls=AppGroup)
+def maintenance_group() -> None:
+    """Maintenance windows: schedule, update, cancel, list."""
+
+
+@maintenance_group.command("schedule")
+@click.option("--title", required=True)
+@click.option("--start", required=True, help="ISO 8601; site timezone unless an offset is given.")
+@click.option("--end", required=True, help="ISO 8601; site timezone unless an offset is given.")
+@click.option("--component", "components", multiple=True, help="A component id, repeatable.")
+@click.option("--body", default="")
+@click.option("--notify/--no-notify", default=True, show_default=True)
+def maintenance_schedule(title, start, end, components, body, notify) -> None:
+    """Schedule a window; prints its id alone on the last line."""
+    maintenance_id = run(
+        ops.schedule_maintenance,
+        name=title,
+        body=body,
+        scheduled_for=local_time(start, "--start"),
+        scheduled_until=local_time(end, "--end"),
+        components=components,
+        notify=notify,
+        known_components=known_components(),
+    )
+    click.echo(maintenance_id)
+
+
+@maintenance_group.command("update")
+@click.argument("maintenance_id", type=int)
+@click.option("--status", type=MAINTENANCE_STATUSES, required=True)
+@click.option("--body", default="")
+def maintenance_update(maintenance_id, status, body) -> None:
+    """Post an update to MAINTENANCE_ID (e.g. --status in_progress to start it early)."""
+    run(ops.update_maintenance, maintenance_id, status=status, body=body)
+    click.echo(f"maintenance {maintenance_id}: {status}")
+
+
+@maintenance_group.command("cancel")
+@click.argument("maintenance_id", type=int)
+@click.option("--body", default="")
+def maintenance_cancel(maintenance_id, body) -> None:
+    """Cancel MAINTENANCE_ID (it stays in calendars, marked cancelled)."""
+    run(ops.cancel_maintenance, maintenance_id, body=body)
+    click.echo(f"maintenance {maintenance_id}: cancelled")
+
+
+@maintenance_group.command("list")
+def maintenance_list() -> None:
+    """Windows, latest start first: id, status, start, end, components, title."""
+    tz = config_holder(runtime()).current.site.tz
+    for row, _, components in runtime().store.maintenance.public():
+        status = "cancelled" if row.cancelled_at else row.status
+        click.echo(
+            f"{row.id}\t{status}\t{row.scheduled_for.astimezone(tz).isoformat()}\t"
+            f"{row.scheduled_until.astimezone(tz).isoformat()}\t"
+            f"{','.join(c.component_id for c in components) or '-'}\t{row.name}"
+        )
+
+
+# -- overrides -----------------------------------------------------------------------------
+@click.group("override", cls=AppGroup)
+def override_group() -> None:
+    """Overrides: a component's status set by hand while the probes are wrong."""
+
+
+@override_group.command("set")
+@click.argument("component")
+@click.argument("status", type=COMPONENT_STATUSES)
+@click.option("--reason", required=True)
+@click.option("--for", "duration", help="How long, e.g. 2h (default: until cleared).")
+def override_set(component, status, reason, duration) -> None:
+    """Show COMPONENT as STATUS, whatever the probes say."""
+    expires_at = None
+    if duration:
+        try:
+            expires_at = utcnow() + timedelta(seconds=parse_duration(duration))
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--for") from None
+    run(
+        ops.set_override,
+        component=component,
+        status=status,
+        reason=reason,
+        expires_at=expires_at,
+        known_components=known_components(),
+    )
+    until = f" until {expires_at.isoformat(timespec='seconds')}" if expires_at else ""
+    click.echo(f"{component}: {status}{until}")
+
+
+@override_group.command("clear")
+@click.argument("component")
+def override_clear(component) -> None:
+    """Let the probes speak for COMPONENT again."""
+    run(ops.clear_override, component=component)
+    click.echo(f"{component}: override cleared")
+
+
+@override_group.command("list")
+def override_list() -> None:
+    """Overrides in force: component, status, until, reason."""
+    for row in runtime().store.overrides.active(utcnow()).values():
+        until = row.expires_at.isoformat(timespec="seconds") if row.expires_at else "cleared"
+        click.echo(f"{row.component_id}\t{row.status}\t{until}\t{row.actor}\t{row.reason}")
+
+
+def init_app(app) -> None:
+    for group in (incident_group, maintenance_group, override_group):
+        app.cli.add_command(group)
