@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import socket
 from collections.abc import Mapping
 from pathlib import Path
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
 class SettingsError(Exception):
@@ -17,12 +21,18 @@ def from_environ(environ: Mapping[str, str], instance_path: str) -> dict:
         "DATABASE_URL": environ.get("DATABASE_URL")
         or f"sqlite:///{Path(instance_path) / 'leitstand.db'}",
         "STATUS_CONFIG": environ.get("STATUS_CONFIG", "status.yaml"),
-        "LOG_LEVEL": environ.get("LOG_LEVEL", "INFO").upper(),
+        "LOG_LEVEL": _log_level(environ.get("LOG_LEVEL", "INFO")),
     }
     secret = environ.get("SECRET_KEY") or _read_secret_file(environ.get("SECRET_KEY_FILE"))
     if secret:
         settings["SECRET_KEY"] = secret
     return settings
+
+
+def _log_level(value: str) -> str:
+    if value.upper() not in LOG_LEVELS:
+        raise SettingsError(f"LOG_LEVEL: must be one of {', '.join(LOG_LEVELS)}, not {value!r}")
+    return value.upper()
 
 
 def _read_secret_file(path: str | None) -> str | None:
@@ -47,7 +57,32 @@ def require_secret_key(config: Mapping) -> None:
 
 
 def listen_address(environ: Mapping[str, str] = os.environ) -> tuple[str, int]:
+    """``HOST`` and ``PORT``, checked before anything else reads them (the example config
+    expands ``${PORT}`` too, and would blame its own YAML for a bad value)."""
     port = environ.get("PORT", "8080")
     if not port.isdigit() or not 0 < int(port) < 65536:
-        raise SettingsError(f"PORT: not a port number: {port!r}")
+        raise SettingsError(f"PORT: not a port number: {port!r} (use 1 to 65535, e.g. 8080)")
     return environ.get("HOST", "127.0.0.1"), int(port)
+
+
+def cannot_listen(host: str, port: int, error: OSError) -> str:
+    """One line saying why ``host:port`` cannot be listened on, and what to set instead."""
+    if error.errno == errno.EADDRINUSE:
+        free = _free_port_after(host, port)
+        example = f"PORT={free}" if free else "PORT=<another port>"
+        return f"port {port} is in use (by another server?); set {example} or another free port"
+    if error.errno == errno.EACCES:
+        return f"port {port}: permission denied; set PORT to 1024 or above (e.g. PORT=8080)"
+    reason = error.strerror or str(error)
+    return f"cannot listen on {host}:{port}: {reason}; set HOST to an address of this machine"
+
+
+def _free_port_after(host: str, port: int, tries: int = 20) -> int | None:
+    for candidate in range(port + 1, min(port + 1 + tries, 65536)):
+        with socket.socket() as probe:
+            try:
+                probe.bind((host, candidate))
+            except OSError:
+                continue
+            return candidate
+    return None
