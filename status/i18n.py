@@ -70,7 +70,11 @@ def format_uptime(share: float, lang: str) -> str:
 
 
 def format_ms(seconds: float, lang: str) -> str:
-    return f"{format_decimal(round(seconds * 1000), locale=lang)} ms"
+    """``123 ms``, ``1,234 ms`` / ``1.234 ms``; below half a millisecond ``< 1 ms``, not 0."""
+    millis = round(seconds * 1000)
+    if millis < 1:
+        return "< 1 ms"
+    return f"{format_decimal(millis, locale=lang)} ms"
 
 
 def format_duration(seconds: float, lang: str) -> str:

@@ -300,7 +300,7 @@ def test_it_shows_the_response_time_and_a_sparkline_of_the_last_day(app, client)
             "latency_seconds": latency,
             "ok": True,
         }
-        for hours, latency in [(5, 0.080), (3, 0.230), (1, 0.120)]
+        for hours, latency in [(9, 0.1), (8, 0.1), (7, 0.1), (5, 0.080), (3, 0.230), (1, 0.120)]
     ]
     state = {
         "component_id": "website",
@@ -319,7 +319,60 @@ def test_it_shows_the_response_time_and_a_sparkline_of_the_last_day(app, client)
     assert '<strong class="latency-now">123 ms</strong>' in website
     spark = re.search(r'<svg class="spark"[^>]*aria-label="([^"]+)"', website)
     assert spark and spark.group(1) == "Response time over the last 24 hours: 80 ms to 230 ms"
-    assert len(re.search(r'<polyline points="([^"]+)"', website).group(1).split()) == 3
+    assert len(re.search(r'<polyline points="([^"]+)"', website).group(1).split()) == 6
+
+
+def record_latencies(store, component: str, probe: str, latencies: list[float]) -> None:
+    """One result per hour, the newest half an hour ago, and the check's state."""
+    now = datetime.now(UTC).replace(minute=30, second=0, microsecond=0)
+    results = [
+        {
+            "component_id": component,
+            "probe": probe,
+            "region": "default",
+            "started_at": now - timedelta(hours=len(latencies) - n),
+            "duration_seconds": latency,
+            "latency_seconds": latency,
+            "ok": True,
+        }
+        for n, latency in enumerate(latencies)
+    ]
+    state = {
+        "component_id": component,
+        "probe": probe,
+        "region": "default",
+        "verdict": "up",
+        "last_result_at": now,
+        "last_ok": True,
+        "last_latency_seconds": latencies[-1],
+    }
+    store.probes.record(results, [state])
+
+
+def test_it_draws_no_sparkline_stub_from_the_first_hours(app, client):
+    # Two hours of data would be a line over 1/23 of the box: a 4-pixel stub at its edge.
+    record_latencies(runtime(app).store, "website", "http", [0.080, 0.120])
+    fresh(app)
+    website = get(client).split('<span class="component-name">Website</span>')[1]
+    website = website.split('<li class="component">')[0]
+    assert '<strong class="latency-now">120 ms</strong>' in website
+    assert '<svg class="spark"' not in website
+
+
+def test_it_writes_sub_millisecond_response_times_as_less_than_one(app, client):
+    # A TCP connect on the same machine takes a tenth of a millisecond: not "0 ms".
+    record_latencies(runtime(app).store, "sip-gateway", "tcp", [0.0002] * 6 + [0.0001])
+    fresh(app)
+    for lang, spark in [
+        ("en", "Response time over the last 24 hours: &lt; 1 ms to &lt; 1 ms"),
+        ("de", "Antwortzeit der letzten 24 Stunden: &lt; 1 ms bis &lt; 1 ms"),
+    ]:
+        html = get(client, **{"Accept-Language": lang})
+        gateway = html.split('<span class="component-name">SIP Gateway</span>')[1]
+        gateway = gateway.split('<li class="component">')[0]
+        assert '<strong class="latency-now">&lt; 1 ms</strong>' in gateway
+        assert f'aria-label="{spark}"' in gateway
+        assert "0 ms" not in gateway
 
 
 def test_it_respects_showcase_and_only_show_if_degraded(app, client):

@@ -109,9 +109,14 @@ def day_view(day: Day, snapshot: Snapshot) -> DayView:
     return DayView(day.day, state, day.uptime, durations, incidents)
 
 
+SPARK_MIN_POINTS = 6
+"""Hours of data before the 24 h sparkline is drawn: with fewer it is a stub at its edge."""
+
+
 def sparkline(series: tuple[tuple[datetime, float], ...]) -> Spark | None:
-    """The last 24 hours of hourly mean response times as an SVG polyline, or None."""
-    if len(series) < 2:
+    """The last 24 hours of hourly mean response times as an SVG polyline, or None
+    while there are fewer than :data:`SPARK_MIN_POINTS` hours to draw."""
+    if len(series) < SPARK_MIN_POINTS:
         return None
     # The window ends at the newest point (not at "now"), so the same data gives the same
     # bytes and the page's ETag survives snapshot rebuilds.
