@@ -2,7 +2,8 @@
 
 - **worst-of**: a group, a day and a combined status take the worst of their parts, in
   the order of :data:`SEVERITY`; maintenance outranks only ``operational`` (and ``no
-  data``), so a real outage during a window still shows.
+  data``), so a real outage during a window still shows. What a component shows is the
+  worse of its probes' (or hand-set) status and its open incidents' (:func:`shown_status`).
 - **the page indicator** (Statuspage's): from component statuses, open incidents'
   impacts and maintenance in progress (:func:`overall_indicator`).
 - **no data**: a probed component nobody reported on for three intervals (plus the
@@ -47,6 +48,20 @@ def worst(statuses: Iterable[str]) -> str:
     """The worst of ``statuses`` (operational when there are none)."""
     present = set(statuses)
     return next((s.value for s in SEVERITY if s in present), ComponentStatus.OPERATIONAL.value)
+
+
+def shown_status(status: str, incident_statuses: Iterable[str], *, in_maintenance: bool) -> str:
+    """What a component shows (the page, /api/v2 and /metrics alike).
+
+    ``status`` is the one its probes (or, for a component without probes, the last hand
+    set one) give it, ``incident_statuses`` those its open incidents give it. In a
+    maintenance window in progress it is under maintenance, whatever ``status`` says: what
+    the probes see during the work is expected. While an incident is open it shows the
+    worse of that and the incident's status, so an incident naming a component as a
+    major outage makes it one, and an outage during maintenance still shows.
+    """
+    base = ComponentStatus.UNDER_MAINTENANCE.value if in_maintenance else status
+    return worst([base, *incident_statuses])
 
 
 # -- the page indicator --------------------------------------------------------------------

@@ -217,7 +217,9 @@ def test_it_shows_maintenance_in_progress_and_upcoming(app, client):
     scheduled = html.index("Scheduled maintenance")
     assert in_progress < html.index(f'href="/maintenance/{active}"') < scheduled
     assert scheduled < html.index(f'href="/maintenance/{upcoming}"')
-    assert "<strong>In Progress</strong>" in html and "Moving the database." in html
+    # The window's only update is the announcement: it says "Scheduled", and when.
+    assert "<strong>Scheduled</strong>" in html and "Moving the database." in html
+    assert "<strong>In Progress</strong>" not in html
     assert banner(html) == ("maintenance", "Service Under Maintenance")
 
 

@@ -13,7 +13,7 @@ herd costs one render per change, not one per request.
 
 from __future__ import annotations
 
-from status.snapshot.build import build
+from status.snapshot.build import build, current_statuses
 from status.snapshot.cache import SnapshotCache
 from status.snapshot.model import (
     HISTORY_DAYS,
@@ -39,4 +39,5 @@ __all__ = [
     "SnapshotCache",
     "Update",
     "build",
+    "current_statuses",
 ]

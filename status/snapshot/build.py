@@ -68,8 +68,11 @@ def build(store: Store, config: Config, now: datetime | None = None) -> Snapshot
         [*stored.first_seen.values(), *(i.created_at for i in incidents)],
         default=datetime(1970, 1, 1, tzinfo=UTC),
     )
+    bearing = _Bearing.of(incidents, maintenances, now)
     components = {
-        c.id: _component_view(c, stored, _days(c.id, stored, first_day, touched), oldest, now)
+        c.id: _component_view(
+            c, stored, bearing, _days(c.id, stored, first_day, touched), oldest, now
+        )
         for c in config.components
     }
     return Snapshot(
@@ -130,21 +133,66 @@ def _days(
     return tuple(days)
 
 
+@dataclass(frozen=True)
+class _Bearing:
+    """What open incidents and maintenance in progress say about each component."""
+
+    incidents: dict[str, list[tuple[str, datetime]]]  # id -> (status, incident updated_at)
+    maintenance: dict[str, datetime]  # id -> when its window started
+
+    @classmethod
+    def of(cls, incidents: list[Incident], maintenances: list[Maintenance], now: datetime):
+        by_component: dict[str, list[tuple[str, datetime]]] = {}
+        for incident in incidents:
+            if not incident.resolved:
+                for component_id, status in incident.components.items():
+                    by_component.setdefault(component_id, []).append((status, incident.updated_at))
+        started: dict[str, datetime] = {}
+        for m in maintenances:
+            if m.is_active(now):
+                for component_id in m.components:
+                    start = m.started_at or m.scheduled_for
+                    started[component_id] = max(start, started.get(component_id, start))
+        return cls(by_component, started)
+
+    def status(self, component_id: str, status: str) -> str:
+        """The status the component shows (:func:`status.rules.shown_status`)."""
+        return rules.shown_status(
+            status,
+            [s for s, _ in self.incidents.get(component_id, ())],
+            in_maintenance=component_id in self.maintenance,
+        )
+
+    def since(self, component_id: str) -> datetime | None:
+        """When the newest incident or window bearing on the component last changed."""
+        times = [at for _, at in self.incidents.get(component_id, ())]
+        if component_id in self.maintenance:
+            times.append(self.maintenance[component_id])
+        return max(times, default=None)
+
+
 def _component_view(
-    component: Component, stored: _Stored, days: tuple[Day, ...], oldest: datetime, now: datetime
+    component: Component,
+    stored: _Stored,
+    bearing: _Bearing,
+    days: tuple[Day, ...],
+    oldest: datetime,
+    now: datetime,
 ) -> ComponentView:
     state = stored.states.get(component.id)
-    status = rules.current_status(
-        component, state.status if state else None, stored.newest.get(component.id), now
-    )
+    probed = _probed(component, stored.states, stored.newest, now)
+    status = bearing.status(component.id, probed)
     created = stored.first_seen.get(component.id, oldest)
+    updated = state.updated_at if state else created
+    if status != probed:  # an incident or a window gave it this status: it changed then
+        updated = max(updated, bearing.since(component.id) or updated)
     unknown = status == ComponentStatus.UNKNOWN
     return ComponentView(
         config=component,
         status=status,
         since=state.since if state else None,
         created_at=created,
-        updated_at=state.updated_at if state else created,
+        updated_at=updated,
         latency_seconds=stored.latencies.get(component.id),
         days=days,
         latency_24h=tuple(
@@ -158,6 +206,27 @@ def _component_view(
             else status
         ),
     )
+
+
+def _probed(
+    component: Component, states: dict[str, ComponentState], newest: dict, now: datetime
+) -> str:
+    """Its stored status (probes, or set by hand), "unknown" when the probes fell silent."""
+    state = states.get(component.id)
+    return rules.current_status(
+        component, state.status if state else None, newest.get(component.id), now
+    )
+
+
+def current_statuses(store: Store, config: Config, now: datetime) -> dict[str, str]:
+    """Each component's status as :func:`build` derives it, read afresh (for /metrics)."""
+    bearing = _Bearing.of(
+        [_incident(*parts) for parts in store.incidents.public()],
+        [_maintenance(*parts) for parts in store.maintenance.public()],
+        now,
+    )
+    states, newest = store.components.states(), store.probes.newest_results()
+    return {c.id: bearing.status(c.id, _probed(c, states, newest, now)) for c in config.components}
 
 
 def _update(row) -> Update:

@@ -14,8 +14,8 @@ from prometheus_client.core import GaugeMetricFamily
 
 from status.clock import utcnow
 from status.models import ComponentStatus, SubscriberState
-from status.rules import current_status
 from status.runtime import runtime
+from status.snapshot import current_statuses
 
 log = logging.getLogger(__name__)
 bp = Blueprint("metrics", __name__)
@@ -31,6 +31,7 @@ class StatusCollector:
     def collect(self):
         rt = runtime(self.app)
         now = utcnow()
+        config = rt.config
         up = GaugeMetricFamily(
             "leitstand_database_up", "Whether the last scrape could read the database"
         )
@@ -38,8 +39,7 @@ class StatusCollector:
             incidents_open = rt.store.incidents.open_count()
             outbox_pending = rt.store.outbox.pending_count()
             subscribers_by_state = rt.store.subscribers.count_by_state()
-            states = rt.store.components.states()
-            newest = rt.store.probes.newest_results()
+            statuses = current_statuses(rt.store, config, now)
         except Exception as exc:
             log.warning("metrics: database unreadable: %s", str(exc).splitlines()[0])
             up.add_metric([], 0)
@@ -53,13 +53,10 @@ class StatusCollector:
             "Current status of each component (one-hot)",
             labels=["component", "status"],
         )
-        for component in rt.config.components:
-            state = states.get(component.id)
-            current = current_status(
-                component, state.status if state else None, newest.get(component.id), now
-            )
+        # As the page and /api/v2 have it: open incidents and maintenance count too.
+        for component_id, current in statuses.items():
             for value in ComponentStatus:
-                status.add_metric([component.id, value.value], 1 if value == current else 0)
+                status.add_metric([component_id, value.value], 1 if value == current else 0)
         yield status
         yield GaugeMetricFamily(
             "leitstand_incidents_open", "Incidents not yet resolved", value=incidents_open
