@@ -134,6 +134,7 @@ class Runtime:
                 lambda: self.config,
                 background=self.background_snapshots,
                 warm=self.snapshot_warmer,
+                started_at=self.started_at,
             )
         return self.snapshots.get()
 

@@ -6,7 +6,10 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+from datetime import datetime, timedelta
 
+from status.clock import utcnow
+from status.runtime import runtime
 from tests.conftest import ROOT, SECRET
 from tests.test_process import environment
 
@@ -46,3 +49,19 @@ def test_a_bad_log_level_names_the_variable(tmp_path):
     assert result.stderr == (
         "leitstand: LOG_LEVEL: must be one of DEBUG, INFO, WARNING, ERROR, not 'verbose'\n"
     )
+
+
+# -- a fresh start ------------------------------------------------------------------------------
+def test_a_fresh_start_dates_its_status_from_the_start_not_1970(app, client):
+    started = runtime(app).started_at
+    first = client.get("/api/v2/status.json")
+    updated = datetime.fromisoformat(first.json["page"]["updated_at"])
+    assert started - timedelta(seconds=1) <= updated <= utcnow()
+    for component in client.get("/api/v2/components.json").json["components"]:
+        assert not component["created_at"].startswith("1970"), component
+        assert not component["updated_at"].startswith("1970"), component
+
+    # The same answer (and ETag) from a rebuilt snapshot: the start stays where it was.
+    runtime(app).snapshots = None
+    again = client.get("/api/v2/status.json")
+    assert again.json["page"]["updated_at"] == first.json["page"]["updated_at"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
 from status import rules
@@ -51,8 +51,14 @@ class _Stored:
         )
 
 
-def build(store: Store, config: Config, now: datetime | None = None) -> Snapshot:
-    """Read everything the public sees, in a handful of queries."""
+def build(
+    store: Store, config: Config, now: datetime | None = None, *, started_at: datetime | None = None
+) -> Snapshot:
+    """Read everything the public sees, in a handful of queries.
+
+    ``started_at``: when this process started, the time the status is known from while
+    nothing was recorded yet (a fresh database).
+    """
     now = now or utcnow()
     version = store.meta.data_version()
     today = now.astimezone(config.site.tz).date()
@@ -63,10 +69,10 @@ def build(store: Store, config: Config, now: datetime | None = None) -> Snapshot
     stored = _Stored.read(store, first_day, now)
     touched = _incident_days(incidents, config.site.tz, first_day, today, now)
     # Never-recorded components need a created_at that stays put across rebuilds
-    # (it feeds ETags): the oldest thing we know of, else the Unix epoch.
+    # (it feeds ETags): the oldest thing we know of, else when we started knowing.
     oldest = min(
         [*stored.first_seen.values(), *(i.created_at for i in incidents)],
-        default=datetime(1970, 1, 1, tzinfo=UTC),
+        default=started_at or now,
     )
     bearing = _Bearing.of(incidents, maintenances, now)
     components = {

@@ -6,6 +6,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from datetime import datetime
 
 from status.clock import utcnow
 from status.config import Config
@@ -36,6 +37,7 @@ class SnapshotCache:
         clock: Callable[[], float] = time.monotonic,
         background: bool = False,
         warm: Callable[[Snapshot], None] | None = None,
+        started_at: datetime | None = None,
     ) -> None:
         self.store = store
         self.config = config
@@ -44,6 +46,7 @@ class SnapshotCache:
         self.clock = clock
         self.background = background
         self.warm = warm
+        self.started_at = started_at or utcnow()  # what a fresh database's status dates from
         self._snapshot: Snapshot | None = None
         self._built = 0.0
         self._checked = float("-inf")
@@ -109,7 +112,7 @@ class SnapshotCache:
                 and self.store.meta.data_version() == current.version
             ):
                 return None
-            return build(self.store, config)
+            return build(self.store, config, started_at=self.started_at)
         except Exception as exc:
             log.warning("cannot refresh the public snapshot: %s", str(exc).splitlines()[0])
             if current is None:
