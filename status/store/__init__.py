@@ -27,6 +27,7 @@ from status.store.components import ComponentRepository, ComponentState
 from status.store.engine import create_private_file, make_engine
 from status.store.events import EventRepository
 from status.store.heartbeats import HeartbeatRepository
+from status.store.idempotency import IdempotencyRepository
 from status.store.incidents import IncidentRepository
 from status.store.leases import LeaseRepository
 from status.store.maintenance import MaintenanceRepository
@@ -59,6 +60,7 @@ class Repositories:
         self.tokens = TokenRepository(scope)
         self.events = EventRepository(scope)
         self.overrides = OverrideRepository(scope)
+        self.idempotency = IdempotencyRepository(scope)
         self.subscribers = SubscriberRepository(scope)
         self.outbox = OutboxRepository(scope)
 

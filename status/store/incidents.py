@@ -116,6 +116,11 @@ class IncidentRepository(TimelineRepository):
                 .where(i.auto, i.status.not_in(rules.CLOSED), ic.component_id == component_id)
             ).scalar()
 
+    def listing(self, *, open_only: bool = False, before_id: int | None = None, limit: int = 50):
+        """A page of incidents (see :meth:`page`); ``open_only``: not yet resolved."""
+        conditions = [t.incidents.c.status.not_in(rules.CLOSED)] if open_only else []
+        return self.page(*conditions, before_id=before_id, limit=limit)
+
     def open_count(self) -> int:
         with self.scope.read() as conn:
             return conn.execute(

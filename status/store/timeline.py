@@ -70,13 +70,35 @@ class TimelineRepository(Repository):
 
     def public(self) -> list[tuple[sa.Row, list[sa.Row], list[sa.Row]]]:
         """Every row, newest first, with its updates (newest first) and components."""
-        u = self.updates_table.c
         with self.scope.read() as conn:
             parents = conn.execute(sa.select(self.table).order_by(*self.order)).all()
-            updates = conn.execute(
-                sa.select(self.updates_table).order_by(u.display_at.desc(), u.id.desc())
-            ).all()
-            components = conn.execute(sa.select(self.components_table)).all()
+            return self._with_children(conn, parents, everything=True)
+
+    def page(
+        self, *conditions, before_id: int | None = None, limit: int = 50
+    ) -> list[tuple[sa.Row, list[sa.Row], list[sa.Row]]]:
+        """Up to ``limit`` rows by id, newest first, older than ``before_id``."""
+        query = sa.select(self.table).where(*conditions).order_by(self.table.c.id.desc())
+        if before_id is not None:
+            query = query.where(self.table.c.id < before_id)
+        with self.scope.read() as conn:
+            parents = conn.execute(query.limit(limit)).all()
+            return self._with_children(conn, parents)
+
+    def one(self, parent_id: int) -> tuple[sa.Row, list[sa.Row], list[sa.Row]] | None:
+        """The row with its updates and components, or None."""
+        found = self.page(self.table.c.id == parent_id, limit=1)
+        return found[0] if found else None
+
+    def _with_children(self, conn, parents, *, everything: bool = False):
+        u, c = self.updates_table.c, self.components_table.c
+        updates = sa.select(self.updates_table).order_by(u.display_at.desc(), u.id.desc())
+        components = sa.select(self.components_table)
+        if not everything:
+            ids = [row.id for row in parents]
+            updates = updates.where(u[self.key].in_(ids))
+            components = components.where(c[self.key].in_(ids))
+        updates, components = conn.execute(updates).all(), conn.execute(components).all()
         by_parent: dict[int, tuple[list, list]] = {row.id: ([], []) for row in parents}
         for row in updates:
             by_parent.get(getattr(row, self.key), ([], []))[0].append(row)

@@ -7,7 +7,7 @@ form or API endpoint inherits it by living in its blueprint.
 
 from __future__ import annotations
 
-from flask import Flask, Response
+from flask import Flask, Response, request
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
@@ -25,6 +25,14 @@ def security_headers(response: Response) -> Response:
     """On every response of the app; a blueprint that needs other values sets its own."""
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
+    return response
+
+
+def private(response: Response) -> Response:
+    """Console and API answers: someone's, never stored by a cache; HSTS under https."""
+    response.headers["Cache-Control"] = "no-store"
+    if request.is_secure:
+        response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
     return response
 
 

@@ -1,0 +1,237 @@
+"""The request and answer models of /api/v1: they validate, and they are the OpenAPI
+document's schemas (``registry.py``), so the two cannot disagree."""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+IncidentStatus = Literal["investigating", "identified", "monitoring", "resolved", "postmortem"]
+Impact = Literal["none", "minor", "major", "critical"]
+MaintenanceStatus = Literal["scheduled", "in_progress", "verifying", "completed"]
+ComponentStatus = Literal[
+    "operational", "degraded_performance", "partial_outage", "major_outage", "under_maintenance"
+]
+Role = Literal["viewer", "editor", "admin"]
+Body = Field("", max_length=20_000, description="Markdown")
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- paging ----------------------------------------------------------------------------------
+def encode_cursor(last_id: int) -> str:
+    return base64.urlsafe_b64encode(str(last_id).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    padded = cursor + "=" * (-len(cursor) % 4)
+    try:
+        return int(base64.urlsafe_b64decode(padded.encode()).decode())
+    except ValueError:
+        raise ValueError("not a cursor from this API") from None
+
+
+class PageQuery(Model):
+    limit: int = Field(50, ge=1, le=100)
+    cursor: str | None = Field(None, max_length=40, description="next_cursor of the last page")
+
+    @field_validator("cursor")
+    @classmethod
+    def _cursor(cls, value: str | None) -> str | None:
+        if value is not None:
+            decode_cursor(value)
+        return value
+
+    @property
+    def after(self) -> int | None:
+        return decode_cursor(self.cursor) if self.cursor else None
+
+
+# -- incidents -------------------------------------------------------------------------------
+class IncidentCreate(Model):
+    name: str = Field(min_length=1, max_length=300)
+    status: IncidentStatus = "investigating"
+    impact: Impact
+    body: str = Body
+    components: dict[str, ComponentStatus] = Field(
+        default_factory=dict, description="component id -> the status this incident causes"
+    )
+    notify: bool = True
+
+
+class IncidentUpdateCreate(Model):
+    status: IncidentStatus
+    body: str = Body
+    components: dict[str, ComponentStatus] = Field(default_factory=dict)
+    notify: bool = True
+
+
+class UpdateOut(Model):
+    id: int
+    status: str
+    body: str
+    created_at: datetime
+    notify: bool
+
+
+class IncidentOut(Model):
+    id: int
+    name: str
+    status: IncidentStatus
+    impact: Impact
+    created_at: datetime
+    updated_at: datetime
+    started_at: datetime
+    monitoring_at: datetime | None
+    resolved_at: datetime | None
+    components: dict[str, str]
+    updates: list[UpdateOut] = Field(description="newest first")
+
+
+class IncidentQuery(PageQuery):
+    state: Literal["open", "all"] = "all"
+
+
+class IncidentPage(Model):
+    data: list[IncidentOut]
+    next_cursor: str | None
+
+
+# -- maintenance -----------------------------------------------------------------------------
+class MaintenanceCreate(Model):
+    title: str = Field(min_length=1, max_length=300)
+    start: datetime = Field(description="ISO 8601; without an offset, in the site timezone")
+    end: datetime = Field(description="ISO 8601; without an offset, in the site timezone")
+    components: list[str] = Field(default_factory=list)
+    body: str = Body
+    auto_transition: bool = Field(True, description="start and complete on time by itself")
+    notify: bool = True
+
+
+class MaintenanceUpdateCreate(Model):
+    status: MaintenanceStatus
+    body: str = Body
+    notify: bool = True
+
+
+class MaintenanceCancel(Model):
+    body: str = Body
+
+
+class MaintenanceOut(Model):
+    id: int
+    title: str
+    status: MaintenanceStatus
+    cancelled: bool
+    scheduled_for: datetime
+    scheduled_until: datetime
+    auto_transition: bool
+    components: list[str]
+    updates: list[UpdateOut] = Field(description="newest first")
+
+
+class MaintenancePage(Model):
+    data: list[MaintenanceOut]
+    next_cursor: str | None
+
+
+# -- overrides -------------------------------------------------------------------------------
+class OverrideSet(Model):
+    status: ComponentStatus
+    reason: str = Field(min_length=1, max_length=1000)
+    expires_at: AwareDatetime | None = None
+
+
+class OverrideOut(Model):
+    component: str
+    status: str
+    reason: str
+    created_at: datetime
+    expires_at: datetime | None
+    actor: str
+
+
+class OverrideList(Model):
+    data: list[OverrideOut]
+
+
+# -- users and tokens ------------------------------------------------------------------------
+class UserCreate(Model):
+    username: str = Field(min_length=1, max_length=150, description="an email address")
+    password: str = Field(min_length=1, max_length=1024)
+    role: Role
+
+
+class UserChange(Model):
+    role: Role | None = None
+    disabled: bool | None = None
+    password: str | None = Field(None, min_length=1, max_length=1024)
+
+
+class UserOut(Model):
+    username: str
+    role: Role
+    disabled: bool
+    created_at: datetime
+    last_login_at: datetime | None
+
+
+class UserList(Model):
+    data: list[UserOut]
+
+
+class TokenCreate(Model):
+    name: str = Field(min_length=1, max_length=150)
+    role: Role
+    expires_at: AwareDatetime | None = None
+    user: str | None = Field(None, description="the user it acts for; ends with their access")
+
+
+class TokenOut(Model):
+    id: int
+    name: str
+    prefix: str
+    role: Role
+    created_at: datetime
+    last_used_at: datetime | None
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+
+class TokenCreated(TokenOut):
+    token: str = Field(description="shown this once; only its hash is stored")
+
+
+class TokenList(Model):
+    data: list[TokenOut]
+
+
+# -- audit -----------------------------------------------------------------------------------
+class AuditQuery(PageQuery):
+    actor: str | None = Field(None, max_length=200)
+    object_type: str | None = Field(None, max_length=64)
+    object_id: str | None = Field(None, max_length=200)
+    since: AwareDatetime | None = None
+    until: AwareDatetime | None = None
+
+
+class AuditEntryOut(Model):
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    object_type: str
+    object_id: str | None
+    ip: str | None
+    details: dict[str, Any]
+    hash: str
+
+
+class AuditPage(Model):
+    data: list[AuditEntryOut]
+    next_cursor: str | None
