@@ -200,3 +200,12 @@ def test_the_script_shows_local_times_and_refreshes_the_content(browser, site, a
     stamp = fresh.locator("time.local").first
     assert local_text(stamp.get_attribute("datetime")) in stamp.inner_text()
     assert problems == []
+
+
+def test_an_unknown_address_shows_the_sites_own_page_in_german(browser, site):
+    page, response, requests, _problems = visit(browser, site + "/no-such-page", locale="de-DE")
+    assert response.status == 404
+    assert page.locator("h1").inner_text() == "Seite nicht gefunden"
+    assert page.locator("nav.site-nav a").first.inner_text() == "Aktueller Status"
+    assert not [url for url in requests if url.endswith(".js")]  # no script, none needed
+    assert serious_violations(page) == []

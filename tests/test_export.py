@@ -229,8 +229,9 @@ def test_the_documented_nginx_config_serves_the_mirror_as_the_app_does(nginx):
 def test_nginx_leaves_what_the_mirror_cannot_answer_to_the_app(nginx):
     port, _mirror = nginx
     # A filtered feed is not in the mirror: the app answers it, not the unfiltered file.
-    status, headers, _body = ask(port, "/history.atom?component=nonexistent")
-    assert status == 404 and headers.get_all("Cache-Control") is None
+    status, headers, body = ask(port, "/history.atom?component=nonexistent")
+    assert status == 404 and b"<h1>Page not found</h1>" in body  # the app's own error page
+    assert headers.get_all("Cache-Control") == [CACHE_CONTROL]  # the app's, nothing added
     assert ask(port, "/history.atom?component=website")[0] == 200
 
     status, headers, _body = ask(port, "/subscribe", "POST", b"email=alice%40example.com")

@@ -55,14 +55,21 @@ def cached(
     *,
     vary: str | None = None,
     headers: dict[str, str] | None = None,
+    status: int = 200,
 ) -> Response:
-    """Answer a public GET from the current snapshot (see the module docstring)."""
+    """Answer a public GET from the current snapshot (see the module docstring).
+
+    ``status`` other than 200 (the error pages): cached the same, but never a 304, which
+    stands for a 200 only, and never kept by the fast path.
+    """
     rendered = render_once(runtime().snapshot(), key, render, mimetype)
     compressed = rendered.gzipped is not None and request.accept_encodings["gzip"] > 0
     body, etag = (
         (rendered.gzipped, rendered.etag + "-gz") if compressed else (rendered.body, rendered.etag)
     )
-    if etag in request.if_none_match:
+    if status != 200:
+        response = Response(body, status=status, mimetype=rendered.mimetype)
+    elif etag in request.if_none_match:
         response = Response(status=304)
     else:
         response = Response(body, mimetype=rendered.mimetype)

@@ -47,10 +47,13 @@ PAGE_ARG = re.compile(r"[1-9][0-9]{0,5}")
 
 
 # -- rendering ------------------------------------------------------------------------------
-def context(snapshot: Snapshot, lang: str, here: tuple[str, dict]) -> dict:
-    """What every page's frame needs: site, language, switcher links, stale note, icon."""
+def context(snapshot: Snapshot, lang: str, here: tuple[str, dict] | None) -> dict:
+    """What every page's frame needs: site, language, switcher links, stale note, icon.
+
+    ``here`` (endpoint, arguments) is where the language switcher links to; None: the
+    same address (``?lang=de``), for pages any address may show (the error pages).
+    """
     now = utcnow()
-    endpoint, args = here
     site = snapshot.config.site
     return {
         "site": site,
@@ -59,7 +62,10 @@ def context(snapshot: Snapshot, lang: str, here: tuple[str, dict]) -> dict:
         "now": now,
         "state": banner_state(snapshot, now),
         "snapshot": snapshot,
-        "languages": [(code, url_for(endpoint, **args, lang=code)) for code in site.languages]
+        "languages": [
+            (code, url_for(here[0], **here[1], lang=code) if here else f"?lang={code}")
+            for code in site.languages
+        ]
         if len(site.languages) > 1
         else [],
         "stale": not snapshot.database_ok,
