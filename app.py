@@ -23,7 +23,7 @@ import click
 from flask import Flask
 
 import probes.cli
-from status import cli, cli_accounts, cli_ops, web
+from status import cli, cli_accounts, cli_ops, demo, web
 from status.config import ConfigError, ConfigHolder
 from status.runtime import Runtime, Supervisor, config_watcher, runtime
 from status.settings import (
@@ -141,7 +141,8 @@ def main() -> int:
 
 
 def start_workers(rt: Runtime, reload_requested: threading.Event) -> Supervisor:
-    """The all-in-one's background workers: config watcher and probe scheduler."""
+    """The all-in-one's background workers: config watcher and probe scheduler (and, for
+    the shipped example, the demo's own jobs: see status/demo.py)."""
     from probes.metrics import ProbeMetrics
     from probes.scheduler import Scheduler
 
@@ -151,6 +152,8 @@ def start_workers(rt: Runtime, reload_requested: threading.Event) -> Supervisor:
     probe_metrics = ProbeMetrics(registry=rt.registry)
     scheduler = Scheduler(rt.store, lambda: holder.current, metrics=probe_metrics)
     supervisor.add("probes", scheduler.run)
+    if demo.is_example(holder.path):
+        supervisor.add("demo", demo.DemoJobs(rt.store, lambda: holder.current).run)
     supervisor.start()
     return supervisor
 

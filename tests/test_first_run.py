@@ -8,10 +8,17 @@ import subprocess
 import sys
 from datetime import datetime, timedelta
 
+import pytest
+
+from probes import heartbeat
+from probes.recorder import Recorder, checks_of
+from status import demo, snapshot
 from status.clock import utcnow
+from status.config import load_config
 from status.runtime import runtime
+from status.store import Store, make_engine
 from tests.conftest import ROOT, SECRET
-from tests.test_process import environment
+from tests.test_process import environment, start, wait_for, wait_healthy
 
 
 def run_app(env: dict[str, str]) -> subprocess.CompletedProcess:
@@ -28,10 +35,13 @@ def test_a_port_in_use_is_said_in_one_line_before_anything_starts(tmp_path):
         port = taken.getsockname()[1]
         result = run_app(environment(tmp_path, SECRET_KEY=SECRET, PORT=str(port)))
     assert result.returncode == 2
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result.stderr  # no traceback, no log of workers starting
-    assert lines[0].startswith(f"leitstand: port {port} is in use")
-    assert "; set PORT=" in lines[0]
+    said = [line for line in result.stderr.splitlines() if line.startswith("leitstand:")]
+    assert len(said) == 1, result.stderr
+    assert said[0].startswith(f"leitstand: port {port} is in use")
+    assert "; set PORT=" in said[0]
+    assert "Traceback" not in result.stderr
+    for started in ("alembic", "probing", "serving", "worker"):  # nothing ran before the bind
+        assert started not in result.stderr
     assert not (tmp_path / "leitstand.db").exists()  # nothing migrated, nothing probed
 
 
@@ -40,7 +50,9 @@ def test_a_bad_port_setting_names_the_variable_not_the_yaml(tmp_path):
     env["STATUS_CONFIG"] = str(ROOT / "status.example.yaml")  # which expands ${PORT} itself
     result = run_app(env)
     assert result.returncode == 2
-    assert result.stderr == "leitstand: PORT: not a port number: 'abc' (use 1 to 65535, e.g. 8080)\n"
+    assert (
+        result.stderr == "leitstand: PORT: not a port number: 'abc' (use 1 to 65535, e.g. 8080)\n"
+    )
 
 
 def test_a_bad_log_level_names_the_variable(tmp_path):
@@ -65,3 +77,62 @@ def test_a_fresh_start_dates_its_status_from_the_start_not_1970(app, client):
     runtime(app).snapshots = None
     again = client.get("/api/v2/status.json")
     assert again.json["page"]["updated_at"] == first.json["page"]["updated_at"]
+
+
+# -- the demo -----------------------------------------------------------------------------------
+@pytest.mark.parametrize(("jobs", "after"), [(True, "operational"), (False, "major_outage")])
+def test_the_demo_stays_healthy_past_the_heartbeats_grace_time(db, jobs, after):
+    # The example as `make run` runs it, twenty minutes in thirty-second steps: its
+    # heartbeat (period 5m, grace 1m) checked every minute as the scheduler would. Without
+    # the demo's own jobs (the control) nothing pings it and it goes red by itself.
+    config = load_config(demo.EXAMPLE, environ={})
+    player = demo.DemoJobs(db, lambda: config)
+    recorder = Recorder(db, lambda: config, "default")
+    checks = [c for c in checks_of(config).values() if c.spec.type == "heartbeat"]
+    assert [c.component.id for c in checks] == ["call-recording"]
+    db.heartbeats.tokens([c.key for c in checks])  # as the scheduler does on start
+    began = utcnow()
+    next_ping = began
+    for step in range(40):
+        now = began + timedelta(seconds=30 * step)
+        if jobs and now >= next_ping:
+            next_ping = now + timedelta(seconds=player.ping(now))
+        if step % 2 == 0:
+            results = [
+                (c, heartbeat.evaluate(c.spec, db.heartbeats.get(*c.key), now)) for c in checks
+            ]
+            recorder.record([(c, r) for c, r in results if r is not None], now)
+    assert db.components.states()["call-recording"].status == after
+    view = snapshot.build(db, config, now)
+    assert view.components["call-recording"].status == after
+    assert (view.indicator(now) == "none") is jobs
+
+
+def heartbeat_pinged(database_url: str) -> bool:
+    store = Store(make_engine(database_url))
+    try:
+        row = store.heartbeats.get("call-recording", "heartbeat")
+        return row is not None and row.last_ping_at is not None
+    finally:
+        store.dispose()
+
+
+@pytest.mark.parametrize("copy", [False, True], ids=["example", "a-copy-of-it"])
+def test_only_the_shipped_example_plays_its_own_jobs(tmp_path, copy):
+    env = environment(tmp_path, SECRET_KEY=SECRET)
+    env["STATUS_CONFIG"] = str(ROOT / "status.example.yaml")
+    if copy:  # made into your own: there your archiver must ping
+        env["STATUS_CONFIG"] = str(tmp_path / "mine.yaml")
+        (tmp_path / "mine.yaml").write_text((ROOT / "status.example.yaml").read_text())
+    proc = start(env)
+    try:
+        workers = wait_healthy(proc, env["PORT"])["workers"]
+        assert ("demo" in workers) is not copy
+        if not copy:
+            wait_for(lambda: heartbeat_pinged(env["DATABASE_URL"]), bool, timeout=10)
+    finally:
+        proc.terminate()
+        _, stderr = proc.communicate(timeout=15)
+    assert ("demo: pinging call-recording/heartbeat every 150s" in stderr) is not copy
+    if copy:
+        assert not heartbeat_pinged(env["DATABASE_URL"])
