@@ -4,7 +4,7 @@
   fast path and the static mirror; anonymous, cached, the same for everyone;
 - :mod:`status.web.machine`: ``/healthz``, ``/metrics``, ``/ping/<token>``;
 - :mod:`status.web.api_v1`: ``/api/v1``, the ops REST API (bearer tokens, OpenAPI);
-- ``status.web.console`` (``/console``, session login) arrives with the ops issue.
+- :mod:`status.web.console`: ``/console``, the ops console (sessions, CSRF, roles).
 
 Security every surface shares (headers now; CSRF, sessions, tokens, roles with the
 ops issue) lives in :mod:`status.web.security`; the request's language in
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from status.web import api_v1, language, machine, public, security
+from status.web import api_v1, console, language, machine, public, security
 
 
 def init_app(app: Flask) -> None:
@@ -24,4 +24,5 @@ def init_app(app: Flask) -> None:
     public.init_app(app)
     machine.init_app(app)
     api_v1.init_app(app)
+    console.init_app(app)
     public.install_fast_path(app)  # last: wraps the finished WSGI app
