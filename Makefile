@@ -7,7 +7,12 @@ export STATUS_CONFIG
 
 .PHONY: run test lint setup clean
 
+# .flaskenv: the settings this run uses, so `flask --app app ...` in this folder (another
+# shell, later) finds the same config, port and database (read by python-dotenv).
 run: setup
+	@umask 077 && { echo "# Written by make run: the flask commands here use the same settings."; \
+	  echo "STATUS_CONFIG='$(STATUS_CONFIG)'"; echo "PORT='$${PORT:-8080}'"; \
+	  if [ -n "$$DATABASE_URL" ]; then echo "DATABASE_URL='$$DATABASE_URL'"; fi; } > .flaskenv
 	SECRET_KEY_FILE=instance/secret_key exec $(BIN)/python app.py
 
 test: $(VENV)/.installed node_modules/.installed

@@ -12,6 +12,7 @@ from status import backup as backups
 from status import migrate
 from status.config import ConfigError, load_config
 from status.runtime import runtime
+from status.settings import config_hint
 
 
 @click.group("config", cls=AppGroup)
@@ -29,7 +30,8 @@ def config_check(file: str | None) -> None:
     try:
         config = load_config(path)
     except ConfigError as exc:
-        click.echo(str(exc), err=True)
+        hint = None if file else config_hint(path)
+        click.echo(f"{exc}\n{hint}" if hint else str(exc), err=True)
         sys.exit(1)
     probes = sum(len(c.probes) for c in config.components)
     click.echo(
@@ -139,7 +141,10 @@ def export_command(directory: str, watch: bool) -> None:
 
 def config_holder(rt):
     if rt.config_holder is None:
-        raise click.ClickException(str(rt.config_error))
+        from flask import current_app
+
+        hint = config_hint(current_app.config["STATUS_CONFIG"])
+        raise click.ClickException(f"{rt.config_error}\n{hint}" if hint else str(rt.config_error))
     return rt.config_holder
 
 

@@ -44,6 +44,16 @@ def _read_secret_file(path: str | None) -> str | None:
         raise SettingsError(f"SECRET_KEY_FILE: cannot read {path}: {exc.strerror}") from exc
 
 
+def config_hint(path: str, environ: Mapping[str, str] = os.environ) -> str | None:
+    """What to set when the default config file is not there (a newcomer's first command)."""
+    if environ.get("STATUS_CONFIG") or Path(path).exists():
+        return None
+    return (
+        "set STATUS_CONFIG to your config file (make run uses status.example.yaml, and "
+        "leaves its settings in .flaskenv for the flask commands run here)"
+    )
+
+
 def require_secret_key(config: Mapping) -> None:
     """Sessions, CSRF and subscriber links are signed with it: refuse to run without."""
     secret = config.get("SECRET_KEY")

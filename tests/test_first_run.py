@@ -3,10 +3,15 @@ the `flask` commands beside it, and the one-line answers when something is in th
 
 from __future__ import annotations
 
+import os
+import re
+import signal
 import socket
 import subprocess
 import sys
+import urllib.request
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -18,7 +23,7 @@ from status.config import load_config
 from status.runtime import runtime
 from status.store import Store, make_engine
 from tests.conftest import ROOT, SECRET
-from tests.test_process import environment, start, wait_for, wait_healthy
+from tests.test_process import environment, free_port, start, wait_for, wait_healthy
 
 
 def run_app(env: dict[str, str]) -> subprocess.CompletedProcess:
@@ -136,3 +141,90 @@ def test_only_the_shipped_example_plays_its_own_jobs(tmp_path, copy):
     assert ("demo: pinging call-recording/heartbeat every 150s" in stderr) is not copy
     if copy:
         assert not heartbeat_pinged(env["DATABASE_URL"])
+
+
+# -- the flask commands beside `make run` --------------------------------------------------------
+def checkout_for_make(tmp_path: Path) -> Path:
+    """A folder laid out like the checkout (the code linked, its own instance/), where
+    `make run` may write what it writes without touching the real one."""
+    here = tmp_path / "checkout"
+    here.mkdir()
+    for name in ("Makefile", "app.py", "status.example.yaml", "requirements.txt", ".venv"):
+        (here / name).symlink_to(ROOT / name)
+    for name in ("status", "probes", "subscribers", "templates", "static", "translations"):
+        (here / name).symlink_to(ROOT / name)
+    (here / "migrations").symlink_to(ROOT / "migrations")
+    return here
+
+
+def shell_environment(**extra: str) -> dict[str, str]:
+    """A newcomer's shell: none of our settings exported."""
+    ours = ("STATUS_CONFIG", "PORT", "HOST", "DATABASE_URL", "SECRET_KEY", "SECRET_KEY_FILE")
+    return {
+        k: v for k, v in os.environ.items() if k not in ours and not k.startswith("FLASK_")
+    } | extra
+
+
+def test_the_flask_commands_find_the_config_and_port_make_run_used(tmp_path):
+    here = checkout_for_make(tmp_path)
+    port = str(free_port())
+    # `PORT=... make run` (-o: the venv counts as installed, as it is; nothing is fetched)
+    make = subprocess.Popen(
+        ["make", "-s", "-o", ".venv/.installed", "run"],
+        cwd=here,
+        env=shell_environment(PORT=port),
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        wait_healthy(make, port)
+        # Later, in the same shell, which never exported PORT or STATUS_CONFIG:
+        flask = [str(ROOT / ".venv" / "bin" / "flask"), "--app", "app"]
+        listed = subprocess.run(
+            [*flask, "heartbeats", "list"],
+            cwd=here,
+            env=shell_environment(),
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert listed.returncode == 0, listed.stderr
+        assert re.fullmatch(
+            rf"call-recording/heartbeat\thttp://127\.0\.0\.1:{port}/ping/[\w-]+\n", listed.stdout
+        ), listed.stdout
+        # ... and the URL it prints is the one the running server answers.
+        url = listed.stdout.split("\t")[1].strip()
+        with urllib.request.urlopen(url, timeout=5) as answer:
+            assert answer.read() == b"OK\n"
+        checked = subprocess.run(
+            [*flask, "config", "check"],
+            cwd=here,
+            env=shell_environment(),
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert checked.stdout.startswith("status.example.yaml: ok:"), checked.stderr
+    finally:
+        os.killpg(make.pid, signal.SIGTERM)
+        make.communicate(timeout=20)
+
+
+def test_without_make_run_the_flask_commands_say_what_to_set(tmp_path):
+    here = checkout_for_make(tmp_path)  # no .flaskenv, no status.yaml
+    result = subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "flask"), "--app", "app", "heartbeats", "list"],
+        cwd=here,
+        env=shell_environment(),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-2:] == [
+        "Error: status.yaml: cannot read config: No such file or directory",
+        "set STATUS_CONFIG to your config file (make run uses status.example.yaml, and leaves "
+        "its settings in .flaskenv for the flask commands run here)",
+    ]
