@@ -23,7 +23,7 @@ import click
 from flask import Flask
 
 import probes.cli
-from status import cli, cli_accounts, cli_ops, demo, web
+from status import cli, cli_accounts, cli_ops, demo, jobs, web
 from status.config import ConfigError, ConfigHolder
 from status.runtime import Runtime, Supervisor, config_watcher, runtime
 from status.settings import (
@@ -127,6 +127,7 @@ def main() -> int:
         signal.signal(signal.SIGINT, shutdown)
         signal.signal(signal.SIGHUP, lambda *_: reload_requested.set())
         log.info("serving on http://%s:%s/ (config %s)", host, port, rt.config_holder.path)
+        first_admin_hint(rt, f"http://{host}:{port}/console/")
         server.run()  # returns (waitress catches SystemExit) or raises _Shutdown
     except _Shutdown:
         pass
@@ -138,6 +139,16 @@ def main() -> int:
         rt.store.dispose()
     log.info("stopped")
     return 0
+
+
+def first_admin_hint(rt: Runtime, console_url: str) -> None:
+    """No default account exists: say how to make the first one."""
+    if not rt.store.users.all():
+        log.warning(
+            "no console user yet: create the first admin with "
+            "`flask --app app user add you@example.org --role admin`, then log in at %s",
+            console_url,
+        )
 
 
 def start_workers(rt: Runtime, reload_requested: threading.Event) -> Supervisor:
@@ -152,6 +163,7 @@ def start_workers(rt: Runtime, reload_requested: threading.Event) -> Supervisor:
     probe_metrics = ProbeMetrics(registry=rt.registry)
     scheduler = Scheduler(rt.store, lambda: holder.current, metrics=probe_metrics)
     supervisor.add("probes", scheduler.run)
+    supervisor.add("clock", jobs.clock_worker(rt.store, lambda: holder.current))
     if demo.is_example(holder.path):
         supervisor.add("demo", demo.DemoJobs(rt.store, lambda: holder.current).run)
     supervisor.start()

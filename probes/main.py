@@ -24,6 +24,7 @@ from pathlib import Path
 from probes.metrics import ProbeMetrics
 from probes.processes import run_forked, stop_with_parent
 from probes.scheduler import Scheduler
+from status import jobs
 from status.config import ConfigError, ConfigHolder
 from status.store import Store, make_engine
 
@@ -54,6 +55,9 @@ def run_worker(
     scheduler = Scheduler(
         store, lambda: holder.current, region=region, metrics=metrics, worker_id=worker_id
     )
+    # The clock (maintenance windows, overrides) runs wherever probes run; a lease picks one.
+    clock = jobs.clock_worker(store, lambda: holder.current)
+    threading.Thread(target=clock, args=(stopping,), name="clock", daemon=True).start()
     scheduler.run(stopping)
 
 

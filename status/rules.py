@@ -211,6 +211,9 @@ def maintenance_status(
     return stored
 
 
+MAINTENANCE_STARTED = N_("The scheduled maintenance has started.")
+MAINTENANCE_COMPLETED = N_("The scheduled maintenance has been completed.")
+
 ACTIVE_MAINTENANCE = (MaintenanceStatus.IN_PROGRESS.value, MaintenanceStatus.VERIFYING.value)
 
 

@@ -71,6 +71,9 @@ maintenances = sa.Table(
     # iCalendar SEQUENCE: bumped on every change a calendar client must see.
     sa.Column("sequence", sa.Integer, nullable=False, server_default="0"),
     sa.Column("auto_transition", sa.Boolean, nullable=False, server_default=sa.true()),
+    # Subscribers hear of a window this long before it starts (0: no reminder).
+    sa.Column("reminder_minutes", sa.Integer, nullable=False, server_default="60"),
+    sa.Column("reminded_at", UTCDateTime),
     sa.Index("ix_maintenances_window", "scheduled_for", "scheduled_until"),
 )
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
@@ -62,6 +62,68 @@ class MaintenanceRepository(TimelineRepository):
         with self.scope.write() as conn:
             self._update(conn, maintenance_id, values)
             self.scope.public_changed(conn)
+
+    def due(self, now: datetime, remind_within: float = 86400.0) -> dict[str, list[sa.Row]]:
+        """Windows the clock moves now: ``start``, ``complete``, and ``remind`` candidates
+        (scheduled, not yet reminded, starting within ``remind_within`` seconds)."""
+        m = t.maintenances.c
+        live = sa.and_(m.cancelled_at.is_(None), m.auto_transition)
+        scheduled = MaintenanceStatus.SCHEDULED.value
+        running = [scheduled, *rules.ACTIVE_MAINTENANCE]
+        queries = {
+            "start": sa.and_(
+                live, m.status == scheduled, m.scheduled_for <= now, m.scheduled_until > now
+            ),
+            "complete": sa.and_(live, m.status.in_(running), m.scheduled_until <= now),
+            "remind": sa.and_(
+                m.cancelled_at.is_(None),
+                m.status == scheduled,
+                m.reminded_at.is_(None),
+                m.reminder_minutes > 0,
+                m.scheduled_for > now,
+                m.scheduled_for <= now + timedelta(seconds=remind_within),
+            ),
+        }
+        with self.scope.read() as conn:
+            return {
+                name: conn.execute(sa.select(t.maintenances).where(where).order_by(m.id)).all()
+                for name, where in queries.items()
+            }
+
+    def transition(
+        self, maintenance_id: int, from_statuses: list[str], status: str, at: datetime
+    ) -> bool:
+        """Move the window to ``status`` if it is still in one of ``from_statuses`` (so two
+        clocks cannot both do it); True if this call did."""
+        m = t.maintenances.c
+        values: dict = {"status": status, "updated_at": at, "sequence": m.sequence + 1}
+        if status == MaintenanceStatus.IN_PROGRESS:
+            values["started_at"] = sa.func.coalesce(m.started_at, at)
+        if status == MaintenanceStatus.COMPLETED:
+            values["completed_at"] = sa.func.coalesce(m.completed_at, at)
+        with self.scope.write() as conn:
+            moved = conn.execute(
+                sa.update(t.maintenances)
+                .where(
+                    m.id == maintenance_id, m.status.in_(from_statuses), m.cancelled_at.is_(None)
+                )
+                .values(**values)
+            ).rowcount
+            if moved:
+                self.scope.public_changed(conn)
+        return bool(moved)
+
+    def mark_reminded(self, maintenance_id: int, at: datetime) -> bool:
+        """True if this call marked the reminder as sent (once per window)."""
+        m = t.maintenances.c
+        with self.scope.write() as conn:
+            return bool(
+                conn.execute(
+                    sa.update(t.maintenances)
+                    .where(m.id == maintenance_id, m.reminded_at.is_(None))
+                    .values(reminded_at=at)
+                ).rowcount
+            )
 
     def active_components(self, now: datetime) -> set[str]:
         """Components covered by a maintenance window in progress at ``now``.

@@ -54,3 +54,14 @@ class OverrideRepository(Repository):
         o = t.overrides.c
         with self.scope.read() as conn:
             return conn.execute(sa.select(t.overrides).where(o.expires_at <= now)).all()
+
+    def expire(self, component_id: str, now: datetime) -> bool:
+        """Remove the override if it has expired by ``now``; True if this call did."""
+        o = t.overrides.c
+        with self.scope.write() as conn:
+            gone = conn.execute(
+                sa.delete(t.overrides).where(o.component_id == component_id, o.expires_at <= now)
+            ).rowcount
+            if gone:
+                self.scope.public_changed(conn)
+        return bool(gone)

@@ -44,8 +44,7 @@ def init_app(app: Flask) -> None:
     app.config["SESSION_COOKIE_SECURE"] = https
     if https:  # the prefix promises Secure, Path=/ and no Domain: cookies only we set
         app.config["SESSION_COOKIE_NAME"] = "__Host-session"
-    limiter.init_app(app)
-    limiter.reset()  # counts are per process; a new app (tests) starts from none
+    limiter.init_app(app)  # counts in this process's memory (see docs/ops.md)
 
 
 def _site_is_https(app: Flask) -> bool:
