@@ -50,7 +50,13 @@ def worst(statuses: Iterable[str]) -> str:
     return next((s.value for s in SEVERITY if s in present), ComponentStatus.OPERATIONAL.value)
 
 
-def shown_status(status: str, incident_statuses: Iterable[str], *, in_maintenance: bool) -> str:
+def shown_status(
+    status: str,
+    incident_statuses: Iterable[str],
+    *,
+    in_maintenance: bool,
+    override: str | None = None,
+) -> str:
     """What a component shows (the page, /api/v2 and /metrics alike).
 
     ``status`` is the one its probes (or, for a component without probes, the last hand
@@ -58,8 +64,11 @@ def shown_status(status: str, incident_statuses: Iterable[str], *, in_maintenanc
     maintenance window in progress it is under maintenance, whatever ``status`` says: what
     the probes see during the work is expected. While an incident is open it shows the
     worse of that and the incident's status, so an incident naming a component as a
-    major outage makes it one, and an outage during maintenance still shows.
+    major outage makes it one, and an outage during maintenance still shows. An
+    ``override`` (set by hand when the probes are wrong) wins over all of it.
     """
+    if override is not None:
+        return override
     base = ComponentStatus.UNDER_MAINTENANCE.value if in_maintenance else status
     return worst([base, *incident_statuses])
 

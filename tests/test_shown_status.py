@@ -134,3 +134,32 @@ def test_maintenance_still_hides_what_the_probes_see_but_not_an_incident(app, cl
         "partial_outage",
         ["partial_outage"],
     )
+
+
+@pytest.mark.parametrize(
+    ("incidents", "in_maintenance"),
+    [([], False), (["major_outage"], False), ([], True), (["partial_outage"], True)],
+)
+def test_an_override_wins_over_probes_incidents_and_maintenance(incidents, in_maintenance):
+    shown = rules.shown_status(
+        "major_outage", incidents, in_maintenance=in_maintenance, override="operational"
+    )
+    assert shown == "operational"
+
+
+def test_an_override_shows_on_the_page_the_api_and_metrics_until_cleared(app, client):
+    store = runtime(app).store
+    ops.set_component_status(store, "website", "operational", reason="t", source="t")
+    ops.set_override(store, ACTOR, component="website", status="major_outage",
+                     reason="The probes cannot see the CDN outage")  # fmt: skip
+    fresh(app)
+    components = client.get("/api/v2/components.json").get_json()["components"]
+    assert {c["id"]: c["status"] for c in components}["website"] == "major_outage"
+    assert banner(get(client))[1] == "Major Service Outage"
+    assert status_of(samples(client), "website") == ["major_outage"]
+
+    ops.clear_override(store, ACTOR, component="website")
+    fresh(app)
+    components = client.get("/api/v2/components.json").get_json()["components"]
+    assert {c["id"]: c["status"] for c in components}["website"] == "operational"
+    assert status_of(samples(client), "website") == ["operational"]

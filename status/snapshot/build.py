@@ -74,7 +74,7 @@ def build(
         [*stored.first_seen.values(), *(i.created_at for i in incidents)],
         default=started_at or now,
     )
-    bearing = _Bearing.of(incidents, maintenances, now)
+    bearing = _Bearing.of(incidents, maintenances, now, store.overrides.active(now))
     components = {
         c.id: _component_view(
             c, stored, bearing, _days(c.id, stored, first_day, touched), oldest, now
@@ -145,9 +145,16 @@ class _Bearing:
 
     incidents: dict[str, list[tuple[str, datetime]]]  # id -> (status, incident updated_at)
     maintenance: dict[str, datetime]  # id -> when its window started
+    overrides: dict[str, tuple[str, datetime]]  # id -> (status, when it was set)
 
     @classmethod
-    def of(cls, incidents: list[Incident], maintenances: list[Maintenance], now: datetime):
+    def of(
+        cls,
+        incidents: list[Incident],
+        maintenances: list[Maintenance],
+        now: datetime,
+        overrides: dict | None = None,
+    ):
         by_component: dict[str, list[tuple[str, datetime]]] = {}
         for incident in incidents:
             if not incident.resolved:
@@ -159,7 +166,8 @@ class _Bearing:
                 for component_id in m.components:
                     start = m.started_at or m.scheduled_for
                     started[component_id] = max(start, started.get(component_id, start))
-        return cls(by_component, started)
+        hand_set = {c: (row.status, row.created_at) for c, row in (overrides or {}).items()}
+        return cls(by_component, started, hand_set)
 
     def status(self, component_id: str, status: str) -> str:
         """The status the component shows (:func:`status.rules.shown_status`)."""
@@ -167,6 +175,7 @@ class _Bearing:
             status,
             [s for s, _ in self.incidents.get(component_id, ())],
             in_maintenance=component_id in self.maintenance,
+            override=self.overrides[component_id][0] if component_id in self.overrides else None,
         )
 
     def since(self, component_id: str) -> datetime | None:
@@ -174,6 +183,8 @@ class _Bearing:
         times = [at for _, at in self.incidents.get(component_id, ())]
         if component_id in self.maintenance:
             times.append(self.maintenance[component_id])
+        if component_id in self.overrides:
+            return self.overrides[component_id][1]
         return max(times, default=None)
 
 
@@ -230,6 +241,7 @@ def current_statuses(store: Store, config: Config, now: datetime) -> dict[str, s
         [_incident(*parts) for parts in store.incidents.public()],
         [_maintenance(*parts) for parts in store.maintenance.public()],
         now,
+        store.overrides.active(now),
     )
     states, newest = store.components.states(), store.probes.newest_results()
     return {c.id: bearing.status(c.id, _probed(c, states, newest, now)) for c in config.components}
