@@ -251,3 +251,23 @@ def test_the_openapi_document_describes_every_api_route(app, client):
             path = re.sub(r"<(?:int\([^)]*\):)?([a-z_]+)>", r"{\1}", rule.rule)
             routed |= {(m, path) for m in rule.methods - {"HEAD", "OPTIONS"}}
     assert described == routed
+
+
+def test_an_update_is_corrected_or_deleted_and_the_public_sees_it_edited(app, client, api):
+    incident = api("POST", "/incidents", json=INCIDENT).get_json()
+    path = f"/incidents/{incident['id']}/updates"
+    second = api("POST", path, json={"status": "identified", "body": "Carier down."}).get_json()
+    update_id = second["updates"][0]["id"]
+    fixed = api("PATCH", f"{path}/{update_id}", json={"body": "Carrier down."})
+    assert fixed.status_code == 200 and fixed.get_json()["updates"][0]["edited_at"]
+    runtime(app).snapshots = None
+    page = client.get(f"/incidents/{incident['id']}").text
+    assert "Carrier down." in page and "Carier" not in page and "edited" in page
+
+    assert api("DELETE", f"{path}/{update_id}").status_code == 204
+    first = incident["updates"][0]["id"]
+    last = api("DELETE", f"{path}/{first}")
+    assert last.status_code == 422 and last.get_json()["error"]["field"] == "update_id"
+    assert api("PATCH", f"{path}/999", json={"body": "x"}).status_code == 404
+    actions = [e.action for e in runtime(app).store.audit.entries(target_type="incident")]
+    assert actions[-2:] == ["incident.update_edit", "incident.update_delete"]

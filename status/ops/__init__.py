@@ -22,7 +22,13 @@ from status.ops.actor import Actor
 from status.ops.audit import purge_audit_log
 from status.ops.components import StatusChange, set_component_status, set_component_statuses
 from status.ops.errors import Conflict, Invalid, NotFound, OpsError
-from status.ops.incidents import open_incident, resolve_incident, update_incident
+from status.ops.incidents import (
+    delete_update,
+    edit_update,
+    open_incident,
+    resolve_incident,
+    update_incident,
+)
 from status.ops.maintenance import cancel_maintenance, schedule_maintenance, update_maintenance
 from status.ops.overrides import clear_override, set_override
 
@@ -38,6 +44,8 @@ __all__ = [
     "cancel_maintenance",
     "clear_override",
     "create_token",
+    "delete_update",
+    "edit_update",
     "open_incident",
     "purge_audit_log",
     "resolve_incident",

@@ -11,7 +11,7 @@ from status.clock import utcnow
 from status.models import ComponentStatus, Impact, IncidentStatus
 from status.ops import audit, validate
 from status.ops.actor import Actor
-from status.ops.errors import NotFound
+from status.ops.errors import Invalid, NotFound
 from status.store import Store, UnitOfWork
 
 MAX_NAME, MAX_BODY = 300, 20_000
@@ -134,6 +134,40 @@ def resolve_incident(
         at=at,
         notify=notify,
     )
+
+
+def edit_update(store: Store, actor: Actor, incident_id: int, update_id: int, *, body: str) -> None:
+    """Correct an update's text; the public timeline shows it as edited."""
+    body = validate.text(body, "body", max_length=MAX_BODY, required=False)
+    at = utcnow()
+    with store.begin() as uow:
+        before = _the_update(uow, incident_id, update_id)
+        uow.incidents.edit_update(update_id, body, at)
+        audit.record(
+            uow, actor, "incident.update_edit", ("incident", incident_id), at,
+            update_id=update_id, before={"body": before.body}, body=body,
+        )  # fmt: skip
+
+
+def delete_update(store: Store, actor: Actor, incident_id: int, update_id: int) -> None:
+    """Take an update off the timeline (not the only one: an incident keeps its first)."""
+    at = utcnow()
+    with store.begin() as uow:
+        before = _the_update(uow, incident_id, update_id)
+        if len(uow.incidents.updates(incident_id)) == 1:
+            raise Invalid("an incident keeps at least one update", "update_id")
+        uow.incidents.delete_update(update_id)
+        audit.record(
+            uow, actor, "incident.update_delete", ("incident", incident_id), at,
+            update_id=update_id, before={"status": before.status, "body": before.body},
+        )  # fmt: skip
+
+
+def _the_update(uow: UnitOfWork, incident_id: int, update_id: int):
+    found = uow.incidents.get_update(incident_id, update_id)
+    if found is None:
+        raise NotFound(f"incident {incident_id} has no update {update_id}", "update_id")
+    return found
 
 
 def _components_of(uow: UnitOfWork, incident_id: int) -> list[str]:

@@ -257,6 +257,7 @@ def _update(row) -> Update:
         display_at=row.display_at,
         affected_components=tuple(getattr(row, "affected_components", None) or ()),
         deliver_notifications=row.deliver_notifications,
+        edited_at=getattr(row, "edited_at", None),
     )
 
 

@@ -30,6 +30,7 @@ class Update:
     # [{"code": component id, "old_status": ..., "new_status": ...}]
     affected_components: tuple[dict, ...] = ()
     deliver_notifications: bool = True
+    edited_at: datetime | None = None  # the public timeline says "edited"
 
 
 @dataclass(frozen=True)

@@ -69,6 +69,28 @@ class IncidentRepository(TimelineRepository):
             deliver_notifications=deliver_notifications,
         )
 
+    def get_update(self, incident_id: int, update_id: int) -> sa.Row | None:
+        u = t.incident_updates.c
+        with self.scope.read() as conn:
+            return conn.execute(
+                sa.select(t.incident_updates).where(u.id == update_id, u.incident_id == incident_id)
+            ).first()
+
+    def edit_update(self, update_id: int, body: str, at: datetime) -> None:
+        """A new text for a posted update; it is marked as edited."""
+        with self.scope.write() as conn:
+            conn.execute(
+                sa.update(t.incident_updates)
+                .where(t.incident_updates.c.id == update_id)
+                .values(body=body, edited_at=at, updated_at=at)
+            )
+            self.scope.public_changed(conn)
+
+    def delete_update(self, update_id: int) -> None:
+        with self.scope.write() as conn:
+            conn.execute(sa.delete(t.incident_updates).where(t.incident_updates.c.id == update_id))
+            self.scope.public_changed(conn)
+
     def set_status(self, incident_id: int, status: str, at: datetime) -> None:
         """The incident takes ``status``; the first monitoring/resolution time is kept."""
         i = t.incidents.c

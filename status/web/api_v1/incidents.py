@@ -30,6 +30,7 @@ def update_out(row) -> s.UpdateOut:
         status=row.status,
         body=row.body,
         created_at=row.created_at,
+        edited_at=getattr(row, "edited_at", None),
         notify=row.deliver_notifications,
     )
 
@@ -152,6 +153,37 @@ def update_incident(incident_id: int, body: s.IncidentUpdateCreate):
     store = runtime().store
     ops.update_incident(store, actor(), incident_id, **body.model_dump(), known_components=known())
     return one(store.incidents, incident_out, incident_id, "incident")
+
+
+@endpoint(
+    bp,
+    "PATCH",
+    "/incidents/{incident_id}/updates/{update_id}",
+    summary="Correct an update's text (the public timeline shows it as edited)",
+    tag="incidents",
+    role=Role.EDITOR,
+    body=s.UpdateEdit,
+    answer=s.IncidentOut,
+    errors=WRITE,
+)
+def edit_update(incident_id: int, update_id: int, body: s.UpdateEdit):
+    store = runtime().store
+    ops.edit_update(store, actor(), incident_id, update_id, body=body.body)
+    return one(store.incidents, incident_out, incident_id, "incident")
+
+
+@endpoint(
+    bp,
+    "DELETE",
+    "/incidents/{incident_id}/updates/{update_id}",
+    summary="Take an update off the timeline",
+    tag="incidents",
+    role=Role.EDITOR,
+    status=204,
+    errors=WRITE,
+)
+def delete_update(incident_id: int, update_id: int):
+    ops.delete_update(runtime().store, actor(), incident_id, update_id)
 
 
 # -- maintenance -----------------------------------------------------------------------------

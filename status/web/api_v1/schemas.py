@@ -71,11 +71,16 @@ class IncidentUpdateCreate(Model):
     notify: bool = True
 
 
+class UpdateEdit(Model):
+    body: str = Body
+
+
 class UpdateOut(Model):
     id: int
     status: str
     body: str
     created_at: datetime
+    edited_at: datetime | None
     notify: bool
 
 

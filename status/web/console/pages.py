@@ -97,7 +97,10 @@ def incident(incident_id: int):
 
 @require(Role.EDITOR)
 def post_incident_update(incident_id: int, context: dict):
-    if request.form.get("action") == "preview":
+    action = request.form.get("action")
+    if action in ("edit", "delete"):
+        return change_posted_update(incident_id, action)
+    if action == "preview":
         preview = markdown.render(forms.field("body"))
         return render_template(
             "console/incident.html", form=request.form, preview=preview, **context, **choices()
@@ -116,6 +119,21 @@ def post_incident_update(incident_id: int, context: dict):
     except ops.OpsError as exc:
         return refused("console/incident.html", exc, **context)
     flash(_("Update posted."), "info")
+    return redirect(url_for("console.incident", incident_id=incident_id))
+
+
+def change_posted_update(incident_id: int, action: str):
+    store, who = runtime().store, actor()
+    try:
+        update_id = int(forms.field("update_id") or 0)
+        if action == "edit":
+            ops.edit_update(store, who, incident_id, update_id, body=forms.field("body"))
+            flash(_("Update corrected; the public page shows it as edited."), "info")
+        else:
+            ops.delete_update(store, who, incident_id, update_id)
+            flash(_("Update deleted."), "info")
+    except (ops.OpsError, ValueError) as exc:
+        flash(str(exc), "error")
     return redirect(url_for("console.incident", incident_id=incident_id))
 
 
