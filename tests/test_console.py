@@ -61,7 +61,7 @@ def test_it_needs_a_login_and_answers_every_failure_the_same(app, client, people
     wrong = log_in(client, people["editor"], "not the password at all")
     unknown = log_in(client, "nobody@example.org", "not the password at all")
     assert wrong.status_code == unknown.status_code == 401
-    assert "Wrong user name or password." in wrong.text
+    assert "Wrong user name, password or code." in wrong.text
     assert without_token(wrong.text) == without_token(unknown.text)
     assert log_in(client, people["editor"]).headers["Location"] == "/console/"
     page = client.get("/console/")

@@ -13,7 +13,16 @@ from __future__ import annotations
 
 from status.config.holder import ConfigHolder
 from status.config.loader import ConfigError, load_config
-from status.config.models import Component, Config, Group, Retention, Scheduler, Site, Smtp
+from status.config.models import (
+    Component,
+    Config,
+    Console,
+    Group,
+    Retention,
+    Scheduler,
+    Site,
+    Smtp,
+)
 from status.config.probes import (
     PROBE_TYPES,
     DnsExpect,
@@ -34,6 +43,7 @@ __all__ = [
     "Config",
     "ConfigError",
     "ConfigHolder",
+    "Console",
     "DnsExpect",
     "DnsProbe",
     "Duration",

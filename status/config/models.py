@@ -89,6 +89,14 @@ class Retention(Model):
     raw_days: int = Field(7, ge=1)
 
 
+class Console(Model):
+    """The ops console's sessions (the TOM: screen lock after 5 idle minutes)."""
+
+    idle_timeout: Duration = 300.0
+    session_lifetime: Duration = 12 * 3600.0
+    require_totp_for_admins: bool = False
+
+
 class Config(Model):
     site: Site
     groups: list[Group] = []
@@ -96,6 +104,7 @@ class Config(Model):
     smtp: Smtp | None = None
     scheduler: Scheduler = Scheduler()
     retention: Retention = Retention()
+    console: Console = Console()
 
     def component(self, component_id: str) -> Component | None:
         return next((c for c in self.components if c.id == component_id), None)

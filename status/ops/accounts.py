@@ -45,7 +45,8 @@ def _user(uow: UnitOfWork, name: str):
     return found
 
 
-def _password(password: str, name: str) -> str:
+def hashed_password(password: str, name: str) -> str:
+    """The argon2id hash of a password that meets the policy (else Invalid, naming it)."""
     try:
         passwords.check(password, username=name)
     except passwords.PasswordRejected as exc:
@@ -56,7 +57,7 @@ def _password(password: str, name: str) -> str:
 def add_user(store: Store, actor: Actor, *, name: str, password: str, role_name: str) -> int:
     """A new user; the password must meet the policy (:mod:`status.passwords`)."""
     name, role_name = username(name), role(role_name)
-    password_hash = _password(password, name)
+    password_hash = hashed_password(password, name)
     at = utcnow()
     with store.begin() as uow:
         if uow.users.by_name(name) is not None:
@@ -70,7 +71,7 @@ def add_user(store: Store, actor: Actor, *, name: str, password: str, role_name:
 
 def set_password(store: Store, actor: Actor, *, name: str, password: str) -> None:
     """A new password; the user's sessions and tokens end with the old one."""
-    password_hash = _password(password, name)
+    password_hash = hashed_password(password, name)
     at = utcnow()
     with store.begin() as uow:
         user = _user(uow, name)

@@ -16,7 +16,9 @@ from datetime import datetime, timedelta
 from status import passwords
 from status.clock import utcnow
 from status.ops import audit
+from status.ops.accounts import hashed_password
 from status.ops.actor import Actor
+from status.ops.errors import Invalid
 from status.store import Store
 
 ANONYMOUS = "anonymous"
@@ -32,6 +34,7 @@ class SessionUser:
     username: str
     role: str
     session_id: str
+    has_totp: bool = False
 
     def actor(self, ip: str | None) -> Actor:
         return Actor("user", self.username, ip=ip)
@@ -42,12 +45,23 @@ def session_id(token: str) -> str:
 
 
 def log_in(
-    store: Store, *, username: str, password: str, ip: str | None, lifetime: float
+    store: Store,
+    *,
+    username: str,
+    password: str,
+    ip: str | None,
+    lifetime: float,
+    code: str = "",
 ) -> tuple[str, SessionUser]:
-    """A new session for the user; returns (token for the cookie, the user)."""
+    """A new session for the user; returns (token for the cookie, the user).
+
+    A user with a second factor also needs the current ``code`` of the authenticator.
+    """
     user = store.users.by_name(username.strip()) if username.strip() else None
     # The same work whether or not the user exists: no user enumeration by timing.
     good = passwords.verify(user.password_hash if user else passwords.dummy_hash(), password)
+    if good and user is not None and user.totp_secret:
+        good = totp_matches(user.totp_secret, code)
     at = utcnow()
     if user is None or not good or user.disabled:
         with store.begin() as uow:
@@ -76,7 +90,9 @@ def log_in(
         audit.record(
             uow, Actor("user", user.username, ip=ip), "session.login", ("user", user.id), at
         )
-    return token, SessionUser(user.id, user.username, user.role, session_id(token))
+    return token, SessionUser(
+        user.id, user.username, user.role, session_id(token), bool(user.totp_secret)
+    )
 
 
 def current(
@@ -96,7 +112,57 @@ def current(
     if user is None or user.disabled:
         return None
     store.sessions.touch(row.id, now)
-    return SessionUser(user.id, user.username, user.role, row.id)
+    return SessionUser(user.id, user.username, user.role, row.id, bool(user.totp_secret))
+
+
+def totp_matches(secret: str, code: str) -> bool:
+    """The authenticator's current code (or the one before or after: clocks drift)."""
+    import pyotp
+
+    code = code.replace(" ", "")
+    return code.isdigit() and len(code) == 6 and pyotp.TOTP(secret).verify(code, valid_window=1)
+
+
+def new_totp_secret() -> str:
+    import pyotp
+
+    return pyotp.random_base32()
+
+
+def totp_uri(secret: str, username: str, issuer: str) -> str:
+    """The otpauth:// URI an authenticator app takes (typed in, or as a QR code)."""
+    import pyotp
+
+    return pyotp.TOTP(secret).provisioning_uri(name=username, issuer_name=issuer)
+
+
+def set_totp(store: Store, user: SessionUser, ip: str | None, secret: str | None) -> None:
+    """Turn the second factor on (with a confirmed secret) or off; audited."""
+    at = utcnow()
+    with store.begin() as uow:
+        uow.users.update(user.id, at, totp_secret=secret)
+        action = "user.totp_on" if secret else "user.totp_off"
+        audit.record(uow, user.actor(ip), action, ("user", user.id), at)
+
+
+def change_own_password(
+    store: Store, user: SessionUser, ip: str | None, *, current: str, new: str
+) -> None:
+    """A user changes their own password: the current one first; every other session
+    of theirs ends, this one goes on."""
+    row = store.users.get(user.id)
+    if row is None or not passwords.verify(row.password_hash, current):
+        raise Invalid("is not your current password", "current")
+    password_hash = hashed_password(new, row.username)
+    at = utcnow()
+    with store.begin() as uow:
+        uow.users.update(user.id, at, password_hash=password_hash, password_changed_at=at)
+        ended = uow.sessions.revoke(at, user_id=user.id, keep=user.session_id)
+        tokens = uow.tokens.revoke(at, user_id=user.id)
+        audit.record(
+            uow, user.actor(ip), "user.passwd", ("user", user.id), at,
+            sessions_ended=ended, tokens_revoked=tokens,
+        )  # fmt: skip
 
 
 def log_out(store: Store, user: SessionUser, ip: str | None) -> None:

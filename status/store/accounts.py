@@ -74,10 +74,19 @@ class SessionRepository(Repository):
                 sa.update(t.sessions).where(t.sessions.c.id == session_id).values(last_seen_at=at)
             )
 
-    def revoke(self, at: datetime, *, session_id: str | None = None, user_id: int | None = None):
-        """End one session, or every open session of a user."""
+    def revoke(
+        self,
+        at: datetime,
+        *,
+        session_id: str | None = None,
+        user_id: int | None = None,
+        keep: str | None = None,
+    ):
+        """End one session, or every open session of a user (but ``keep``)."""
         s = t.sessions.c
         where = s.id == session_id if session_id is not None else s.user_id == user_id
+        if keep is not None:
+            where = sa.and_(where, s.id != keep)
         with self.scope.write() as conn:
             return conn.execute(
                 sa.update(t.sessions).where(where, s.revoked_at.is_(None)).values(revoked_at=at)

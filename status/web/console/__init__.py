@@ -18,6 +18,7 @@ from status.web.console import auth
 
 bp = Blueprint("console", __name__, url_prefix="/console")
 OPEN = {"console.login"}  # reachable without a session
+SETUP = {"console.account", "console.logout"}  # reachable before a required second factor
 
 
 @bp.before_request
@@ -34,6 +35,8 @@ def guard():
         ended = session.pop("sid", None) is not None  # it had one: idle, revoked, expired
         target = request.full_path.rstrip("?") if request.method == "GET" else None
         return redirect(url_for("console.login", next=target, ended=1 if ended else None))
+    if g.user is not None and request.endpoint not in SETUP and auth.needs_second_factor(g.user):
+        return redirect(url_for("console.account"))
     return None
 
 
@@ -64,4 +67,4 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
 
 
-from status.web.console import admin, pages  # noqa: E402, F401  (their views join bp)
+from status.web.console import account, admin, pages  # noqa: E402, F401  (views join bp)

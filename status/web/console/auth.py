@@ -36,8 +36,6 @@ limiter = Limiter(key_func=get_remote_address, default_limits=[], storage_uri="m
 
 
 def init_app(app: Flask) -> None:
-    app.config.setdefault("CONSOLE_IDLE_SECONDS", 300)  # the TOM's screen lock
-    app.config.setdefault("CONSOLE_SESSION_SECONDS", 12 * 3600)  # absolute lifetime
     app.config.setdefault("CONSOLE_LOGIN_LIMIT", "10 per minute")
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", False)
     https = _site_is_https(app)
@@ -55,8 +53,14 @@ def _site_is_https(app: Flask) -> bool:
 
 
 def current_user() -> sessions.SessionUser | None:
-    idle = current_app.config["CONSOLE_IDLE_SECONDS"]
+    idle = runtime().config.console.idle_timeout
     return sessions.current(runtime().store, session.get("sid"), idle=idle)
+
+
+def needs_second_factor(user: sessions.SessionUser) -> bool:
+    """An admin without one, where the config requires it: set it up before anything."""
+    required = runtime().config.console.require_totp_for_admins
+    return required and user.role == Role.ADMIN and not user.has_totp
 
 
 def allows(have: str, need: Role) -> bool:
@@ -106,10 +110,11 @@ def login():
                 username=request.form.get("username", ""),
                 password=request.form.get("password", ""),
                 ip=request.remote_addr,
-                lifetime=current_app.config["CONSOLE_SESSION_SECONDS"],
+                lifetime=runtime().config.console.session_lifetime,
+                code=request.form.get("code", ""),
             )
         except sessions.LoginFailed:
-            flash(_("Wrong user name or password."), "error")
+            flash(_("Wrong user name, password or code."), "error")
             return render_template("console/login.html"), 401
         session.clear()  # a new session id and CSRF token after login
         session["sid"] = token
