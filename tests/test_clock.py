@@ -94,11 +94,22 @@ def test_of_two_clock_workers_one_holds_the_lease_and_the_other_takes_over(db):
             target=jobs.clock_worker(db, lambda: config, holder=f"w{n}", every=0.05,
                                      lease_seconds=0.5),
             args=(stops[n],),
+            daemon=True,  # a failing assert must not leave pytest waiting for them
         )
         for n in range(2)
     ]  # fmt: skip
     for worker in workers:
         worker.start()
+    try:
+        hand_over(db, stops, workers)
+    finally:
+        for stop in stops:
+            stop.set()
+        for worker in workers:
+            worker.join()
+
+
+def hand_over(db, stops, workers) -> None:
     seen = set()
     for _ in range(10):
         stops[0].wait(0.05)
@@ -110,13 +121,7 @@ def test_of_two_clock_workers_one_holds_the_lease_and_the_other_takes_over(db):
     gone, other = int(first[1]), 1 - int(first[1])
     stops[gone].set()  # it stops (and lets go)
     workers[gone].join()
-    try:
-        deadline = time.monotonic() + 2
-        while set(db.leases.live(jobs.LEASE).values()) != {f"w{other}"}:
-            assert time.monotonic() < deadline, "the other worker never took the lease"
-            time.sleep(0.02)
-    finally:
-        for stop in stops:
-            stop.set()
-        for worker in workers:
-            worker.join()
+    deadline = time.monotonic() + 2
+    while set(db.leases.live(jobs.LEASE).values()) != {f"w{other}"}:
+        assert time.monotonic() < deadline, "the other worker never took the lease"
+        time.sleep(0.02)
