@@ -101,7 +101,8 @@ class PublicFastPath:
         # against each new snapshot before it goes live: see SnapshotCache.
         self.recent: OrderedDict[tuple, dict] = OrderedDict()
         self._recent_lock = threading.Lock()
-        session = app.config["SESSION_COOKIE_NAME"]
+        # The session cookie by either name (__Host- prefixed when the site is https).
+        session = app.config["SESSION_COOKIE_NAME"].removeprefix("__Host-")
         self.credential_cookies = {session, f"__Host-{session}"}
 
     def carries_credentials(self, environ: dict) -> bool:
