@@ -157,12 +157,26 @@ def maintenance_schedule(title, start, end, components, body, notify) -> None:
 
 @maintenance_group.command("update")
 @click.argument("maintenance_id", type=int)
-@click.option("--status", type=MAINTENANCE_STATUSES, required=True)
+@click.option("--status", type=MAINTENANCE_STATUSES, help="e.g. in_progress, completed")
+@click.option("--start", help="A new start (site time unless an offset is given).")
+@click.option("--end", help="A new end: extend or shorten the window.")
 @click.option("--body", default="")
-def maintenance_update(maintenance_id, status, body) -> None:
-    """Post an update to MAINTENANCE_ID (e.g. --status in_progress to start it early)."""
-    run(ops.update_maintenance, maintenance_id, status=status, body=body)
-    click.echo(f"maintenance {maintenance_id}: {status}")
+def maintenance_update(maintenance_id, status, start, end, body) -> None:
+    """Post an update to MAINTENANCE_ID, or move, extend or shorten it."""
+    if not (status or start or end):
+        raise click.UsageError("say what changes: --status, --start or --end")
+    if start or end:
+        run(
+            ops.reschedule_maintenance,
+            maintenance_id,
+            scheduled_for=local_time(start, "--start") if start else None,
+            scheduled_until=local_time(end, "--end") if end else None,
+            body="" if status else body,
+        )
+        click.echo(f"maintenance {maintenance_id}: rescheduled")
+    if status:
+        run(ops.update_maintenance, maintenance_id, status=status, body=body)
+        click.echo(f"maintenance {maintenance_id}: {status}")
 
 
 @maintenance_group.command("cancel")

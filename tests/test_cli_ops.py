@@ -124,3 +124,25 @@ def test_an_override_is_set_listed_and_cleared_with_its_reason(app, runner):
     assert invoke(runner, "override", "clear", "website").exit_code == 1
     actions = [e.action for e in runtime(app).store.audit.entries()]
     assert actions == ["override.set", "override.clear"]
+
+
+def test_a_window_is_extended_or_moved_and_its_calendar_sequence_grows(app, runner):
+    start = (utcnow() + timedelta(days=2)).date()
+    window = last_line(
+        invoke(runner, "maintenance", "schedule", "--title", "Upgrade",
+               "--start", f"{start}T02:00", "--end", f"{start}T04:00")
+    )  # fmt: skip
+    store = runtime(app).store
+    before = store.maintenance.get(int(window))
+    extended = invoke(runner, "maintenance", "update", window, "--end", f"{start}T05:30",
+                      "--body", "Takes longer.")  # fmt: skip
+    assert extended.exit_code == 0, extended.output
+    after = store.maintenance.get(int(window))
+    local = after.scheduled_until.astimezone(runtime(app).config.site.tz)
+    assert (local.hour, local.minute) == (5, 30) and after.scheduled_for == before.scheduled_for
+    assert after.sequence == before.sequence + 1
+    assert [u.body for u in store.maintenance.updates(int(window))][-1] == "Takes longer."
+    shorter = invoke(runner, "maintenance", "update", window, "--end", f"{start}T01:00")
+    assert shorter.exit_code == 1 and "end: must be after the start" in shorter.output
+    assert invoke(runner, "maintenance", "update", window).exit_code == 2
+    assert [e.kind for e in store.events.after()][-1] == "maintenance.rescheduled"

@@ -125,3 +125,17 @@ def hand_over(db, stops, workers) -> None:
     while set(db.leases.live(jobs.LEASE).values()) != {f"w{other}"}:
         assert time.monotonic() < deadline, "the other worker never took the lease"
         time.sleep(0.02)
+
+
+def test_a_moved_window_reminds_again(db):
+    start = utcnow() + timedelta(minutes=30)
+    maintenance_id = window(db, start)
+    assert clock.tick(db) == [f"maintenance.reminder:{maintenance_id}"]
+    later = start + timedelta(days=1)
+    ops.reschedule_maintenance(
+        db, ALICE, maintenance_id, scheduled_for=later, scheduled_until=later + timedelta(hours=1)
+    )
+    assert clock.tick(db) == []
+    assert clock.tick(db, later - timedelta(minutes=30)) == [
+        f"maintenance.reminder:{maintenance_id}"
+    ]

@@ -29,7 +29,12 @@ from status.ops.incidents import (
     resolve_incident,
     update_incident,
 )
-from status.ops.maintenance import cancel_maintenance, schedule_maintenance, update_maintenance
+from status.ops.maintenance import (
+    cancel_maintenance,
+    reschedule_maintenance,
+    schedule_maintenance,
+    update_maintenance,
+)
 from status.ops.overrides import clear_override, set_override
 
 __all__ = [
@@ -48,6 +53,7 @@ __all__ = [
     "edit_update",
     "open_incident",
     "purge_audit_log",
+    "reschedule_maintenance",
     "resolve_incident",
     "revoke_token",
     "schedule_maintenance",

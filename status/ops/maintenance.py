@@ -117,6 +117,56 @@ def update_maintenance(
         )
 
 
+def reschedule_maintenance(
+    store: Store,
+    actor: Actor,
+    maintenance_id: int,
+    *,
+    scheduled_for: datetime | None = None,
+    scheduled_until: datetime | None = None,
+    body: str = "",
+    notify: bool = True,
+) -> None:
+    """Move, extend or shorten a window (what is not given stays); with an update if
+    ``body`` says something."""
+    body = validate.text(body, "body", max_length=MAX_BODY, required=False)
+    at = utcnow()
+    with store.begin() as uow:
+        before = uow.maintenance.get(maintenance_id)
+        if before is None:
+            raise NotFound(f"no maintenance {maintenance_id}", "id")
+        if before.cancelled_at is not None or before.status == MaintenanceStatus.COMPLETED:
+            raise Invalid("the window is over", "id")
+        start = scheduled_for or before.scheduled_for
+        end = scheduled_until or before.scheduled_until
+        validate.window(start, end)
+        uow.maintenance.reschedule(maintenance_id, start, end, at)
+        if body:
+            uow.maintenance.add_update(maintenance_id, status=before.status, body=body, at=at)
+        uow.events.record(
+            "maintenance.rescheduled",
+            ("maintenance", maintenance_id),
+            at=at,
+            components=[c.component_id for c in uow.maintenance.components(maintenance_id)],
+            notify=notify,
+            scheduled_for=start.isoformat(),
+            scheduled_until=end.isoformat(),
+        )
+        audit.record(
+            uow,
+            actor,
+            "maintenance.reschedule",
+            ("maintenance", maintenance_id),
+            at,
+            before={
+                "scheduled_for": before.scheduled_for.isoformat(),
+                "scheduled_until": before.scheduled_until.isoformat(),
+            },
+            scheduled_for=start.isoformat(),
+            scheduled_until=end.isoformat(),
+        )
+
+
 def cancel_maintenance(
     store: Store, actor: Actor, maintenance_id: int, *, body: str, at: datetime | None = None
 ) -> None:

@@ -63,6 +63,27 @@ class MaintenanceRepository(TimelineRepository):
             self._update(conn, maintenance_id, values)
             self.scope.public_changed(conn)
 
+    def reschedule(
+        self, maintenance_id: int, scheduled_for: datetime, scheduled_until: datetime, at: datetime
+    ) -> None:
+        """New times for the window (a new calendar SEQUENCE; a reminder is due again)."""
+        m = t.maintenances.c
+        with self.scope.write() as conn:
+            conn.execute(
+                sa.update(t.maintenances)
+                .where(m.id == maintenance_id)
+                .values(
+                    scheduled_for=scheduled_for,
+                    scheduled_until=scheduled_until,
+                    updated_at=at,
+                    sequence=m.sequence + 1,
+                    reminded_at=sa.case(
+                        (m.scheduled_for != scheduled_for, sa.null()), else_=m.reminded_at
+                    ),
+                )
+            )
+            self.scope.public_changed(conn)
+
     def due(self, now: datetime, remind_within: float = 86400.0) -> dict[str, list[sa.Row]]:
         """Windows the clock moves now: ``start``, ``complete``, and ``remind`` candidates
         (scheduled, not yet reminded, starting within ``remind_within`` seconds)."""

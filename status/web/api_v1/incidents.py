@@ -253,6 +253,31 @@ def get_maintenance(maintenance_id: int):
 
 @endpoint(
     bp,
+    "PATCH",
+    "/maintenances/{maintenance_id}",
+    summary="Move, extend or shorten a window",
+    tag="maintenance",
+    role=Role.EDITOR,
+    body=s.MaintenanceChange,
+    answer=s.MaintenanceOut,
+    errors=WRITE,
+)
+def reschedule_maintenance(maintenance_id: int, body: s.MaintenanceChange):
+    store = runtime().store
+    ops.reschedule_maintenance(
+        store,
+        actor(),
+        maintenance_id,
+        scheduled_for=site_time(body.start) if body.start else None,
+        scheduled_until=site_time(body.end) if body.end else None,
+        body=body.body,
+        notify=body.notify,
+    )
+    return one(store.maintenance, maintenance_out, maintenance_id, "maintenance")
+
+
+@endpoint(
+    bp,
     "POST",
     "/maintenances/{maintenance_id}/updates",
     summary="Post an update",

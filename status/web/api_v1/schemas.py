@@ -124,6 +124,13 @@ class MaintenanceUpdateCreate(Model):
     notify: bool = True
 
 
+class MaintenanceChange(Model):
+    start: datetime | None = Field(None, description="without an offset: site timezone")
+    end: datetime | None = Field(None, description="extend or shorten the window")
+    body: str = Body
+    notify: bool = True
+
+
 class MaintenanceCancel(Model):
     body: str = Body
 
