@@ -119,6 +119,11 @@ def _maintenance(store):
     ops.set_component_status(store, "website", "under_maintenance", reason="t", source="t")
 
 
+def _partial_data(store):
+    ops.set_component_status(store, "sip-gateway", "unknown", reason="t", source="t")
+    ops.set_component_status(store, "website", "operational", reason="t", source="t")
+
+
 def _no_data(store):
     ops.set_component_status(store, "sip-gateway", "unknown", reason="t", source="t")
     ops.set_component_status(store, "website", "unknown", reason="t", source="t")
@@ -138,6 +143,10 @@ def _no_data(store):
         (_maintenance, "maintenance", "Service Under Maintenance", "Wartungsarbeiten im Gange",
          "under_maintenance", "Under Maintenance"),
         (_no_data, "no_data", "No Current Status Data", "Keine aktuellen Statusdaten",
+         "unknown", "No data"),
+        (_partial_data, "partial_data",
+         "Operational where measured; some components have no current data",
+         "Betriebsbereit, soweit gemessen; für einige Komponenten fehlen aktuelle Daten",
          "unknown", "No data"),
     ],
 )  # fmt: skip

@@ -7,11 +7,14 @@ from flask_babel import lazy_gettext as _l
 from status.models import ComponentStatus, Indicator
 from status.rules import INDICATOR_DESCRIPTIONS
 
-# The page has a sixth state the API cannot say: nothing known about any component.
+# The page has states the API cannot say: nothing known about any component, and
+# nothing wrong with those measured while others have no current data.
 NO_DATA = "no_data"
+PARTIAL_DATA = "partial_data"
 BANNER = {
     **{indicator: _l(text) for indicator, text in INDICATOR_DESCRIPTIONS.items()},
     NO_DATA: _l("No Current Status Data"),
+    PARTIAL_DATA: _l("Operational where measured; some components have no current data"),
 }
 # The icon of the banner: the component status that looks like the indicator.
 BANNER_ICON = {
@@ -21,6 +24,7 @@ BANNER_ICON = {
     Indicator.CRITICAL: ComponentStatus.MAJOR_OUTAGE,
     Indicator.MAINTENANCE: ComponentStatus.UNDER_MAINTENANCE,
     NO_DATA: ComponentStatus.UNKNOWN,
+    PARTIAL_DATA: ComponentStatus.UNKNOWN,
 }
 COMPONENT_STATUS = {
     ComponentStatus.OPERATIONAL: _l("Operational"),

@@ -12,7 +12,7 @@ from status import i18n, rules
 from status.config import Component
 from status.models import ComponentStatus, Indicator
 from status.snapshot import ComponentView, Day, Incident, Snapshot
-from status.web.public.labels import NO_DATA
+from status.web.public.labels import NO_DATA, PARTIAL_DATA
 
 
 # -- formatting bound to one language and zone ----------------------------------------------
@@ -155,10 +155,12 @@ def sections(snapshot: Snapshot) -> list[Section]:
 
 
 def banner_state(snapshot: Snapshot, now: datetime) -> str:
+    """The indicator, but never more than was measured: "no data" when nothing is known,
+    "operational where measured" when nothing is wrong but some components are silent."""
     indicator = snapshot.indicator(now)
     statuses = {v.status for v in snapshot.components.values()}
-    if indicator == Indicator.NONE and statuses == {ComponentStatus.UNKNOWN.value}:
-        return NO_DATA
+    if indicator == Indicator.NONE and ComponentStatus.UNKNOWN.value in statuses:
+        return NO_DATA if statuses == {ComponentStatus.UNKNOWN.value} else PARTIAL_DATA
     return indicator.value
 
 
