@@ -63,25 +63,40 @@ def incident_group() -> None:
 
 
 @incident_group.command("open")
-@click.option("--name", required=True)
-@click.option("--status", type=INCIDENT_STATUSES, default="investigating", show_default=True)
-@click.option("--impact", type=IMPACTS, required=True)
+@click.option("--template", "template_id", help="Start from an incident template of the config.")
+@click.option("--name")
+@click.option("--status", type=INCIDENT_STATUSES, help="[default: investigating]")
+@click.option("--impact", type=IMPACTS)
 @click.option("--component", "components", multiple=True, help="ID=STATUS, repeatable.")
-@click.option("--body", default="", help="The first update (Markdown).")
+@click.option("--body", help="The first update (Markdown).")
 @click.option("--notify/--no-notify", default=True, show_default=True)
-def incident_open(name, status, impact, components, body, notify) -> None:
-    """Open an incident; prints its id alone on the last line."""
+def incident_open(template_id, name, status, impact, components, body, notify) -> None:
+    """Open an incident; prints its id alone on the last line. Options given win over
+    the template's."""
+    fields = template_fields(template_id)
+    given = {"name": name, "status": status, "impact": impact, "body": body}
+    fields.update({k: v for k, v in given.items() if v is not None})
+    if components:
+        fields["components"] = component_pairs(components)
+    for option in ("name", "impact"):
+        if not fields.get(option):
+            raise click.UsageError(f"Missing option '--{option}' (or a --template).")
     incident_id = run(
         ops.open_incident,
-        name=name,
-        status=status,
-        impact=impact,
-        body=body,
-        components=component_pairs(components),
+        **{"status": "investigating", "body": "", **fields},
         notify=notify,
         known_components=known_components(),
     )
     click.echo(incident_id)
+
+
+def template_fields(template_id: str | None) -> dict:
+    if template_id is None:
+        return {}
+    template = config_holder(runtime()).current.incident_template(template_id)
+    if template is None:
+        raise click.BadParameter(f"no incident template {template_id!r}", param_hint="--template")
+    return template.model_dump(exclude={"id"})
 
 
 @incident_group.command("update")

@@ -60,6 +60,23 @@ def _references(data: dict) -> list[tuple[str, str]]:
     smtp = data.get("smtp")
     if isinstance(smtp, dict) and _true(smtp.get("starttls", True)) and _true(smtp.get("tls")):
         problems.append(("smtp", TLS_MODES))
+    return problems + _template_references(data, {c.get("id") for _, c in components})
+
+
+def _template_references(data: dict, component_ids: set) -> list[tuple[str, str]]:
+    """Incident templates: unique ids, and only components the file has."""
+    problems: list[tuple[str, str]] = []
+    seen: set = set()
+    for i, template in _mappings(data, "incident_templates"):
+        ident = template.get("id")
+        if isinstance(ident, str) and ident in seen:
+            problems.append((f"incident_templates[{i}].id", f"duplicate id '{ident}'"))
+        seen.add(ident)
+        affected = template.get("components")
+        for component in affected if isinstance(affected, dict) else ():
+            if component not in component_ids:
+                path = f"incident_templates[{i}].components.{component}"
+                problems.append((path, f"unknown component '{component}'"))
     return problems
 
 

@@ -97,6 +97,22 @@ class Console(Model):
     require_totp_for_admins: bool = False
 
 
+class IncidentTemplate(Model):
+    """A common case, ready to post: the console and ``incident open --template`` fill
+    the form from it."""
+
+    id: Slug
+    name: str = Field(min_length=1, max_length=300)
+    status: Literal["investigating", "identified", "monitoring"] = "investigating"
+    impact: Literal["none", "minor", "major", "critical"] = "minor"
+    body: str = ""
+    components: dict[
+        str,
+        Literal["operational", "degraded_performance", "partial_outage", "major_outage",
+                "under_maintenance"],
+    ] = {}  # fmt: skip
+
+
 class Config(Model):
     site: Site
     groups: list[Group] = []
@@ -105,9 +121,13 @@ class Config(Model):
     scheduler: Scheduler = Scheduler()
     retention: Retention = Retention()
     console: Console = Console()
+    incident_templates: list[IncidentTemplate] = []
 
     def component(self, component_id: str) -> Component | None:
         return next((c for c in self.components if c.id == component_id), None)
+
+    def incident_template(self, template_id: str) -> IncidentTemplate | None:
+        return next((t for t in self.incident_templates if t.id == template_id), None)
 
     def group(self, group_id: str) -> Group | None:
         return next((g for g in self.groups if g.id == group_id), None)

@@ -18,9 +18,20 @@ from status.web.console import bp, forms
 from status.web.console.auth import actor, require
 
 
+def from_template(template_id: str) -> dict:
+    """The new-incident form filled from an incident template of the config file."""
+    template = runtime().config.incident_template(template_id) if template_id else None
+    if template is None:
+        return {}
+    form = {k: getattr(template, k) for k in ("name", "status", "impact", "body")}
+    form.update({f"component:{c}": s for c, s in template.components.items()})
+    return {**form, "notify": "on"}
+
+
 def choices() -> dict:
     """What every form offers: statuses, impacts, components in config order."""
     return {
+        "templates": runtime().config.incident_templates,
         "incident_statuses": [s.value for s in IncidentStatus],
         "impacts": [i.value for i in Impact],
         "component_statuses": SETTABLE,
@@ -58,7 +69,8 @@ def incidents():
 @require(Role.EDITOR)
 def new_incident():
     if request.method == "GET":
-        return render_template("console/incident_new.html", form={}, **choices())
+        form = from_template(request.args.get("template", ""))
+        return render_template("console/incident_new.html", form=form, **choices())
     if request.form.get("action") == "preview":
         return render_template(
             "console/incident_new.html",
