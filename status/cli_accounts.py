@@ -17,7 +17,7 @@ import click
 from flask.cli import AppGroup
 
 from status import ops
-from status.clock import utcnow
+from status.clock import moment_or_ago, utcnow
 from status.config import parse_duration
 from status.models import Role
 from status.runtime import runtime
@@ -52,16 +52,11 @@ def parse_time(value: str | None, field: str) -> datetime | None:
     if value is None:
         return None
     try:
-        return utcnow() - timedelta(seconds=parse_duration(value))
-    except ValueError:
-        pass
-    try:
-        moment = datetime.fromisoformat(value)
+        return moment_or_ago(value)
     except ValueError:
         raise click.BadParameter(
             "an ISO 8601 time or a duration (e.g. 24h)", param_hint=field
         ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=utcnow().tzinfo)
 
 
 # -- users ---------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from flask.cli import AppGroup
 from status import ops, rules
 from status.cli import config_holder
 from status.cli_accounts import run
-from status.clock import utcnow
+from status.clock import moment, utcnow
 from status.config import parse_duration
 from status.models import Impact, IncidentStatus, MaintenanceStatus
 from status.ops.validate import SETTABLE
@@ -46,14 +46,11 @@ def component_pairs(values: tuple[str, ...]) -> dict[str, str]:
 def local_time(value: str, field: str) -> datetime:
     """ISO 8601; without an offset, in the site's timezone."""
     try:
-        moment = datetime.fromisoformat(value)
+        return moment(value, config_holder(runtime()).current.site.tz)
     except ValueError:
         raise click.BadParameter(
             "an ISO 8601 time, e.g. 2026-12-01T02:00", param_hint=field
         ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=config_holder(runtime()).current.site.tz)
-    return moment
 
 
 # -- incidents -----------------------------------------------------------------------------

@@ -11,7 +11,6 @@ from flask import Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from status import ops
-from status.cli_accounts import parse_time
 from status.models import Role
 from status.runtime import runtime
 from status.web.console import bp, forms
@@ -100,17 +99,12 @@ def audit():
 
 def audit_entries():
     target_type, _sep, target_id = request.args.get("object", "").partition(":")
-    try:
-        since = parse_time(request.args.get("since") or None, "since")
-        until = parse_time(request.args.get("until") or None, "until")
-    except Exception:
-        since = until = None
     return runtime().store.audit.entries(
         actor=request.args.get("actor") or None,
         target_type=target_type or None,
         target_id=target_id or None,
-        since=since,
-        until=until,
+        since=forms.since_or_ago("since"),
+        until=forms.since_or_ago("until"),
     )
 
 

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 
 from flask import request
 
+from status import clock
 from status.clock import utcnow
 from status.config import parse_duration
 from status.ops.errors import Invalid
@@ -31,12 +32,19 @@ def component_statuses() -> dict[str, str]:
 
 def local_time(name: str) -> datetime:
     """A ``datetime-local`` input, in the site's timezone."""
-    value = field(name)
     try:
-        moment = datetime.fromisoformat(value)
+        return clock.moment(field(name), runtime().config.site.tz)
     except ValueError:
         raise Invalid("enter a date and time", name) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=runtime().config.site.tz)
+
+
+def since_or_ago(name: str) -> datetime | None:
+    """A filter's time: ISO 8601 (UTC without an offset) or a duration ago; None if not."""
+    value = request.args.get(name, "").strip()
+    try:
+        return clock.moment_or_ago(value) if value else None
+    except ValueError:
+        return None
 
 
 def expiry(name: str) -> datetime | None:
