@@ -21,7 +21,7 @@ from status.rules import INDICATOR_DESCRIPTIONS
 from status.runtime import runtime
 from status.snapshot import SnapshotCache
 from status.store import Store, make_engine
-from status.web.public.labels import BANNER
+from status.web.labels import BANNER
 from status.web.public.viewmodels import month_start, months_back
 from tests.conftest import MINIMAL_CONFIG, ROOT
 

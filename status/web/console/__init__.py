@@ -13,7 +13,7 @@ from flask import Blueprint, Flask, g, redirect, request, session, url_for
 from flask_wtf.csrf import CSRFError, generate_csrf, validate_csrf
 
 from status.runtime import runtime
-from status.web import language, security
+from status.web import labels, language, security
 from status.web.console import auth
 
 bp = Blueprint("console", __name__, url_prefix="/console")
@@ -47,7 +47,21 @@ def frame():
         "user": g.get("user"),
         "local": local_time,
         "lang": language.language(),
+        "word": word,
     }
+
+
+WORDS = {
+    "component": labels.COMPONENT_STATUS,
+    "incident": labels.INCIDENT_STATUS,
+    "impact": labels.IMPACT,
+    "maintenance": labels.MAINTENANCE_STATUS,
+}
+
+
+def word(kind: str, value: str) -> str:
+    """The translated word for a status or impact (the public page's words)."""
+    return labels.label(WORDS[kind], value)
 
 
 def local_time(moment) -> str:

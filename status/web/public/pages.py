@@ -4,7 +4,7 @@
 Every page is rendered from the public snapshot through :func:`cached` — once per
 snapshot, language and page — so a request never touches the database, and a page keeps
 answering (marked stale) while the database is away. The view models are in
-:mod:`status.web.public.viewmodels`, the words in :mod:`status.web.public.labels`.
+:mod:`status.web.public.viewmodels`, the words in :mod:`status.web.labels`.
 """
 
 from __future__ import annotations
@@ -20,8 +20,7 @@ from status.clock import utcnow
 from status.runtime import runtime
 from status.snapshot import HISTORY_DAYS, NARROW_DAYS, Maintenance, Snapshot
 from status.web import language
-from status.web.public.cache import cached
-from status.web.public.labels import (
+from status.web.labels import (
     BANNER,
     BANNER_ICON,
     COMPONENT_STATUS,
@@ -30,6 +29,7 @@ from status.web.public.labels import (
     MAINTENANCE_STATUS,
     label,
 )
+from status.web.public.cache import cached
 from status.web.public.viewmodels import (
     Fmt,
     banner_state,

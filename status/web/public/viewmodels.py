@@ -12,7 +12,7 @@ from status import i18n, rules
 from status.config import Component
 from status.models import ComponentStatus, Indicator
 from status.snapshot import ComponentView, Day, Incident, Snapshot
-from status.web.public.labels import NO_DATA, PARTIAL_DATA
+from status.web.labels import NO_DATA, PARTIAL_DATA
 
 
 # -- formatting bound to one language and zone ----------------------------------------------

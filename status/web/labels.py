@@ -1,4 +1,4 @@
-"""The words the public pages show for each status, impact and banner state (en + de)."""
+"""The words every surface shows for each status, impact and banner state (en + de)."""
 
 from __future__ import annotations
 
