@@ -40,7 +40,12 @@ def clock_worker(
         while not stopping.wait(every):
             try:
                 if LEASE in store.leases.claim([LEASE], holder, ttl=lease_seconds):
-                    clock.tick(store, language=config().site.languages[0])
+                    current = config()
+                    clock.tick(
+                        store,
+                        language=current.site.languages[0],
+                        audit_days=current.retention.audit_days,
+                    )
             except Exception:  # the database may be away: the next second tries again
                 log.exception("clock: could not run; trying again")
         store.leases.release([LEASE], holder)

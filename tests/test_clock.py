@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from status import jobs, ops
 from status.clock import utcnow
+from status.config import load_config
 from status.ops import clock
 
 ALICE = ops.Actor("user", "alice@example.org")
@@ -86,8 +87,8 @@ def test_two_clocks_racing_do_each_thing_once(db):
     assert kinds(db).count("maintenance.started") == 5
 
 
-def test_of_two_clock_workers_one_holds_the_lease_and_the_other_takes_over(db):
-    config = type("C", (), {"site": type("S", (), {"languages": ["en"]})()})
+def test_of_two_clock_workers_one_holds_the_lease_and_the_other_takes_over(db, config_file):
+    config = load_config(config_file)
     stops = [threading.Event(), threading.Event()]
     workers = [
         threading.Thread(
@@ -139,3 +140,15 @@ def test_a_moved_window_reminds_again(db):
     assert clock.tick(db, later - timedelta(minutes=30)) == [
         f"maintenance.reminder:{maintenance_id}"
     ]
+
+
+def test_audit_entries_past_retention_are_purged_by_the_clock_and_the_chain_holds(db):
+    old = utcnow() - timedelta(days=40)
+    ops.set_override(db, ALICE, component="web", status="major_outage", reason="x")
+    ops.clear_override(db, ALICE, component="web")
+    assert clock.tick(db, old + timedelta(days=10), audit_days=30) == []  # nothing that old
+    assert clock.tick(db, utcnow() + timedelta(days=31), audit_days=30) == ["audit.purge:2"]
+    [entry] = db.audit.entries()
+    assert entry.action == "audit.purge" and entry.actor == "system:clock"
+    assert db.audit.verify() is None
+    assert clock.tick(db, utcnow() + timedelta(days=32), audit_days=30) == []

@@ -87,6 +87,7 @@ class Scheduler(Model):
 
 class Retention(Model):
     raw_days: int = Field(7, ge=1)
+    audit_days: int | None = Field(None, ge=30)  # None: the audit log is kept forever
 
 
 class Console(Model):

@@ -30,10 +30,12 @@ def record(
     )
 
 
-def purge_audit_log(store: Store, actor: Actor, *, before: datetime) -> int:
+def purge_audit_log(
+    store: Store, actor: Actor, *, before: datetime, at: datetime | None = None
+) -> int:
     """Delete entries older than ``before``: the purge is an entry of its own, and the
     chain stays verifiable from the first entry kept. Returns how many went."""
-    at = utcnow()
+    at = at or utcnow()
     with store.begin() as uow:
         deleted, anchor = uow.audit.purge(before)
         record(

@@ -14,6 +14,7 @@ from status.clock import utcnow
 from status.models import MaintenanceStatus
 from status.ops import audit
 from status.ops.actor import Actor
+from status.ops.audit import purge_audit_log
 from status.store import Store
 
 log = logging.getLogger(__name__)
@@ -25,8 +26,17 @@ SCHEDULED, IN_PROGRESS, COMPLETED = (
 )
 
 
-def tick(store: Store, now: datetime | None = None, *, language: str = "en") -> list[str]:
-    """Do what is due at ``now``; returns what was done (``maintenance.started:12``, ...)."""
+def tick(
+    store: Store,
+    now: datetime | None = None,
+    *,
+    language: str = "en",
+    audit_days: int | None = None,
+) -> list[str]:
+    """Do what is due at ``now``; returns what was done (``maintenance.started:12``, ...).
+
+    With ``audit_days``, audit entries older than that are purged (the purge audited).
+    """
     now = now or utcnow()
     due = store.maintenance.due(now)
     done = []
@@ -45,9 +55,17 @@ def tick(store: Store, now: datetime | None = None, *, language: str = "en") -> 
     for row in store.overrides.expired(now):
         if _expire(store, row, now):
             done.append(f"component.override_expired:{row.component_id}")
+    if audit_days and _audit_purge_due(store, now - timedelta(days=audit_days)):
+        deleted = purge_audit_log(store, CLOCK, before=now - timedelta(days=audit_days), at=now)
+        done.append(f"audit.purge:{deleted}")
     for what in done:
         log.info("clock: %s", what)
     return done
+
+
+def _audit_purge_due(store: Store, before: datetime) -> bool:
+    """Whether an entry older than ``before`` exists (the purge entry itself is new)."""
+    return bool(store.audit.entries(until=before, limit=1))
 
 
 def _move(store: Store, row, before: list[str], status: str, at: datetime, lang: str) -> bool:
