@@ -194,6 +194,12 @@ def test_admins_manage_users_tokens_and_read_the_audit_log(app, as_role):
     assert ops.authenticate_token(runtime(app).store, token) is not None
     assert token not in admin.get("/console/tokens").text
 
+    promoted = post(
+        admin, "/console/users", action="role", username="neu@example.org", role="editor"
+    )
+    assert promoted.status_code == 302
+    assert runtime(app).store.users.by_name("neu@example.org").role == "editor"
+
     page = admin.get("/console/audit", query_string={"object": "user"})
     assert "user.add" in page.text
     exported = admin.get("/console/audit", query_string={"format": "csv", "object": "token"})
@@ -204,6 +210,10 @@ def test_admins_manage_users_tokens_and_read_the_audit_log(app, as_role):
 def test_maintenance_and_overrides_from_the_console(app, as_role):
     editor = as_role("editor")
     day = (utcnow() + timedelta(days=3)).date().isoformat()
+    preview = post(editor, "/console/maintenance", action="preview", title="DB upgrade",
+                   start=f"{day}T02:00", end=f"{day}T04:00", body="Short **pauses**.")  # fmt: skip
+    assert "<strong>pauses</strong>" in preview.text
+    assert runtime(app).store.maintenance.all() == []
     scheduled = post(editor, "/console/maintenance", title="DB upgrade", start=f"{day}T02:00",
                      end=f"{day}T04:00", components="website")  # fmt: skip
     assert scheduled.status_code == 302

@@ -161,6 +161,11 @@ def maintenance():
 
 @require(Role.EDITOR)
 def schedule(context: dict):
+    if request.form.get("action") == "preview":
+        preview = markdown.render(forms.field("body"))
+        return render_template(
+            "console/maintenance.html", form=request.form, preview=preview, **context, **choices()
+        )
     try:
         ops.schedule_maintenance(
             runtime().store,
