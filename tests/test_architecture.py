@@ -85,3 +85,13 @@ def test_modules_and_functions_stay_small(path):
         and node.end_lineno - node.lineno + 1 > MAX_FUNCTION_LINES
     ]
     assert not long
+
+
+SURFACES = ("public", "machine", "console", "api_v1")
+
+
+@pytest.mark.parametrize("surface", SURFACES)
+def test_web_surfaces_do_not_import_each_other(surface):
+    others = tuple(f"status.web.{s}" for s in SURFACES if s != surface)
+    for path in modules("status", "web", surface):
+        assert not [n for n in imports(path) if under(n, *others)], path
