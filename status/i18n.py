@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from datetime import date, datetime, timedelta, tzinfo
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from babel import Locale
@@ -35,6 +35,8 @@ def translate(message: str, lang: str, **params: str) -> str:
 
 
 # -- formatting (explicit locale and zone: rendered once, served to many) --------------------
+# Pure functions of their arguments, called thousands of times per page (90 days for each
+# component): kept, as Babel's formatting is most of a page's rendering time otherwise.
 def format_when(moment: datetime, tz: tzinfo, lang: str) -> str:
     """``Jan 15, 2025, 13:00 CET`` / ``15. Jan. 2025, 13:00 MEZ``."""
     local = moment.astimezone(tz)
@@ -53,22 +55,26 @@ def zone_abbreviation(local: datetime, lang: str) -> str:
     return name
 
 
+@lru_cache(maxsize=8192)
 def format_day(day: date, lang: str) -> str:
     """``Jan 15, 2025`` / ``15. Jan. 2025``."""
     return format_skeleton("yMMMd", datetime(day.year, day.month, day.day), locale=lang)
 
 
+@lru_cache(maxsize=8192)
 def format_month(day: date, lang: str) -> str:
     """``January 2025`` / ``Januar 2025`` (the stand-alone month name)."""
     return format_date(day, "LLLL y", locale=lang)
 
 
+@lru_cache(maxsize=8192)
 def format_uptime(share: float, lang: str) -> str:
     """``99.95%`` / ``99,95 %``; floored, so only time without any downtime says 100%."""
     pattern = Locale.parse(lang).percent_formats[None].pattern.replace("#,##0", "#,##0.00", 1)
     return format_percent(math.floor(share * 10000) / 10000, pattern, locale=lang)
 
 
+@lru_cache(maxsize=8192)
 def format_ms(seconds: float, lang: str) -> str:
     """``123 ms``, ``1,234 ms`` / ``1.234 ms``; below half a millisecond ``< 1 ms``, not 0."""
     millis = round(seconds * 1000)
@@ -77,6 +83,7 @@ def format_ms(seconds: float, lang: str) -> str:
     return f"{format_decimal(millis, locale=lang)} ms"
 
 
+@lru_cache(maxsize=8192)
 def format_duration(seconds: float, lang: str) -> str:
     """``2 hours`` / ``45 Sekunden``, rounded the way people say it."""
     return format_timedelta(timedelta(seconds=seconds), threshold=1.5, locale=lang)
