@@ -29,6 +29,7 @@ from status.web.labels import (
     MAINTENANCE_STATUS,
     label,
 )
+from status.web.public import bars
 from status.web.public.cache import cached
 from status.web.public.viewmodels import (
     Fmt,
@@ -55,10 +56,12 @@ def context(snapshot: Snapshot, lang: str, here: tuple[str, dict] | None) -> dic
     """
     now = utcnow()
     site = snapshot.config.site
+    fmt = Fmt(lang, site.tz)
+    status_label = lambda s: label(COMPONENT_STATUS, s)  # noqa: E731
     return {
         "site": site,
         "lang": lang,
-        "fmt": Fmt(lang, site.tz),
+        "fmt": fmt,
         "now": now,
         "state": banner_state(snapshot, now),
         "snapshot": snapshot,
@@ -71,7 +74,8 @@ def context(snapshot: Snapshot, lang: str, here: tuple[str, dict] | None) -> dic
         "stale": not snapshot.database_ok,
         "never_read": snapshot.version < 0,
         "markdown": markdown.render,
-        "status_label": lambda s: label(COMPONENT_STATUS, s),
+        "status_label": status_label,
+        "bar": lambda row: bars.bar(row, fmt, status_label),
         "incident_status": lambda s: label(INCIDENT_STATUS, s),
         "maintenance_status": lambda m: label(
             MAINTENANCE_STATUS, "cancelled" if m.cancelled_at else m.effective_status(now)
