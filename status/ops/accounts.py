@@ -187,18 +187,24 @@ class TokenIdentity:
 
 
 def authenticate_token(store: Store, token: str, now: datetime | None = None):
-    """The identity of a live token (not revoked, not expired, its user enabled), or None."""
+    """The identity of a live token (not revoked, not expired, its user enabled), or None.
+
+    One connection for all of it (every API request pays this); the last-used time is
+    written at most once a minute.
+    """
     if not token.startswith(TOKEN_PREFIX) or len(token) > 100:
         return None
     now = now or utcnow()
-    row = store.tokens.by_hash(token_hash(token))
-    if row is None or row.revoked_at is not None:
-        return None
-    if row.expires_at is not None and row.expires_at <= now:
-        return None
-    if row.user_id is not None:
-        user = store.users.get(row.user_id)
-        if user is None or user.disabled:
+    with store.begin() as uow:
+        row = uow.tokens.by_hash(token_hash(token))
+        if row is None or row.revoked_at is not None:
             return None
-    store.tokens.touch(row.id, now)
+        if row.expires_at is not None and row.expires_at <= now:
+            return None
+        if row.user_id is not None:
+            user = uow.users.get(row.user_id)
+            if user is None or user.disabled:
+                return None
+        if row.last_used_at is None or (now - row.last_used_at).total_seconds() >= 60:
+            uow.tokens.touch(row.id, now)
     return TokenIdentity(row.id, row.name, row.role)
