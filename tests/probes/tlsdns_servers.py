@@ -260,14 +260,28 @@ def _fqdn(name: str) -> str:
     return name.lower().rstrip(".") + "."
 
 
+def _udp_and_tcp(resolver: ZoneResolver, tries: int = 50):
+    """A UDP port the system gives, and TCP on the same number: that one may be taken
+    (a connection of another program, or one in TIME_WAIT), so try another."""
+    for _ in range(tries):
+        udp = DNSServer(resolver, address="127.0.0.1", port=0, logger=_Quiet(), handler=_Handler)
+        port = udp.server.server_address[1]
+        try:
+            tcp = DNSServer(
+                resolver, address="127.0.0.1", port=port, tcp=True, logger=_Quiet(),
+                handler=_Handler,
+            )  # fmt: skip
+        except OSError:
+            udp.server.server_close()
+            continue
+        return udp, tcp, port
+    raise OSError(f"no port free for both UDP and TCP after {tries} tries")
+
+
 @contextlib.contextmanager
 def dns_server(resolver: ZoneResolver) -> Iterator[int]:
     """dnslib serving ``resolver`` on 127.0.0.1 over UDP and TCP on one free port."""
-    udp = DNSServer(resolver, address="127.0.0.1", port=0, logger=_Quiet(), handler=_Handler)
-    port = udp.server.server_address[1]
-    tcp = DNSServer(
-        resolver, address="127.0.0.1", port=port, tcp=True, logger=_Quiet(), handler=_Handler
-    )
+    udp, tcp, port = _udp_and_tcp(resolver)
     servers = (udp, tcp)
     for server in servers:  # not dnslib's start_thread(): a short poll makes stopping quick
         loop = server.server.serve_forever
