@@ -220,6 +220,26 @@ def maintenance_status(
     return stored
 
 
+class _Window(Protocol):
+    status: str
+    cancelled_at: datetime | None
+    auto_transition: bool
+    scheduled_for: datetime
+    scheduled_until: datetime
+
+
+def window_status(window: _Window, now: datetime) -> str:
+    """:func:`maintenance_status` of a stored window (a row or the snapshot's value)."""
+    return maintenance_status(
+        window.status,
+        cancelled=window.cancelled_at is not None,
+        auto_transition=window.auto_transition,
+        scheduled_for=window.scheduled_for,
+        scheduled_until=window.scheduled_until,
+        now=now,
+    )
+
+
 MAINTENANCE_STARTED = N_("The scheduled maintenance has started.")
 MAINTENANCE_COMPLETED = N_("The scheduled maintenance has been completed.")
 

@@ -72,14 +72,7 @@ class Maintenance:
 
     def effective_status(self, now: datetime) -> str:
         """The status at ``now`` (see :func:`status.rules.maintenance_status`)."""
-        return rules.maintenance_status(
-            self.status,
-            cancelled=self.cancelled_at is not None,
-            auto_transition=self.auto_transition,
-            scheduled_for=self.scheduled_for,
-            scheduled_until=self.scheduled_until,
-            now=now,
-        )
+        return rules.window_status(self, now)
 
     def is_active(self, now: datetime) -> bool:
         return not self.cancelled_at and self.effective_status(now) in rules.ACTIVE_MAINTENANCE

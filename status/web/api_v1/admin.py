@@ -175,5 +175,4 @@ def audit_log(query: s.AuditQuery):
         )
         for r in rows
     ]
-    more = len(data) == query.limit
-    return s.AuditPage(data=data, next_cursor=s.encode_cursor(data[-1].id) if more else None)
+    return s.AuditPage(data=data, next_cursor=s.next_cursor(data, query.limit))

@@ -56,14 +56,7 @@ def maintenance_out(row, updates, components) -> s.MaintenanceOut:
     return s.MaintenanceOut(
         id=row.id,
         title=row.name,
-        status=rules.maintenance_status(
-            row.status,
-            cancelled=row.cancelled_at is not None,
-            auto_transition=row.auto_transition,
-            scheduled_for=row.scheduled_for,
-            scheduled_until=row.scheduled_until,
-            now=now,
-        ),
+        status=rules.window_status(row, now),
         cancelled=row.cancelled_at is not None,
         scheduled_for=row.scheduled_for,
         scheduled_until=row.scheduled_until,
@@ -82,8 +75,7 @@ def one(repository, convert, item_id: int, what: str):
 
 def page_of(rows, convert, limit: int) -> dict:
     items = [convert(*parts) for parts in rows]
-    more = len(items) == limit
-    return {"data": items, "next_cursor": s.encode_cursor(items[-1].id) if more else None}
+    return {"data": items, "next_cursor": s.next_cursor(items, limit)}
 
 
 # -- incidents -------------------------------------------------------------------------------

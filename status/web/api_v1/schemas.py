@@ -36,6 +36,11 @@ def decode_cursor(cursor: str) -> int:
         raise ValueError("not a cursor from this API") from None
 
 
+def next_cursor(items: list, limit: int) -> str | None:
+    """The cursor of the page after ``items`` (by id), or None on the last page."""
+    return encode_cursor(items[-1].id) if len(items) == limit else None
+
+
 class PageQuery(Model):
     limit: int = Field(50, ge=1, le=100)
     cursor: str | None = Field(None, max_length=40, description="next_cursor of the last page")

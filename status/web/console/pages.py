@@ -201,16 +201,7 @@ def maintenance_update(maintenance_id: int):
 
 
 def maintenance_status(row, now) -> str:
-    if row.cancelled_at:
-        return "cancelled"
-    return rules.maintenance_status(
-        row.status,
-        cancelled=False,
-        auto_transition=row.auto_transition,
-        scheduled_for=row.scheduled_for,
-        scheduled_until=row.scheduled_until,
-        now=now,
-    )
+    return "cancelled" if row.cancelled_at else rules.window_status(row, now)
 
 
 # -- overrides -------------------------------------------------------------------------------
