@@ -33,6 +33,7 @@ from status.schema.monitoring import (
 from status.schema.subscribers import (
     consent_records,
     outbox,
+    outbox_fanout,
     subscriber_components,
     subscribers,
 )
@@ -58,6 +59,7 @@ __all__ = [
     "meta",
     "metadata",
     "outbox",
+    "outbox_fanout",
     "overrides",
     "probe_results",
     "probe_state",

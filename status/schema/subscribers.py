@@ -21,6 +21,9 @@ subscribers = sa.Table(
     sa.Column("unsubscribed_at", UTCDateTime),
     # Bumped to invalidate every signed link issued before (manage/unsubscribe tokens).
     sa.Column("token_version", sa.Integer, nullable=False, server_default="1"),
+    # Confirmation emails asked for while pending: capped per address (no mail bombing).
+    sa.Column("confirm_requests", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("confirm_requested_at", UTCDateTime),
     sa.Index("ix_subscribers_state", "state"),
 )
 
@@ -53,19 +56,29 @@ consent_records = sa.Table(
     sa.Column("at", UTCDateTime, nullable=False),
     sa.Column("method", sa.String(32), nullable=False),
     sa.Column("text_version", sa.String(64), nullable=False, server_default=""),
-    sa.Column("ip_hash", sa.String(128)),
+    # The address truncated (IPv4 /24, IPv6 /48): evidence enough, no person's address.
+    sa.Column("ip_prefix", sa.String(64)),
 )
 
 # The outbox is the truth about what was sent: one row per event, recipient and channel.
+# It holds no address: the channel reads it from the subscriber at send time, so an
+# erased subscriber leaves only the keyed hash that keeps a repeated fan-out from
+# writing a second row for the same person (subscribers/outbox.py).
 outbox = sa.Table(
     "outbox",
     metadata,
     id_column(),
-    sa.Column("event_key", sa.String(200), nullable=False),
+    sa.Column(
+        "event_id", sa.Integer, sa.ForeignKey("events.id", ondelete="CASCADE"), nullable=False
+    ),
     sa.Column("channel", sa.String(32), nullable=False),
-    sa.Column("recipient", sa.String(500), nullable=False),
-    sa.Column("subscriber_id", sa.Integer, sa.ForeignKey("subscribers.id", ondelete="SET NULL")),
-    sa.Column("payload", sa.JSON, nullable=False),
+    sa.Column("recipient_hash", sa.String(64), nullable=False),
+    sa.Column(
+        "subscriber_id",
+        sa.Integer,
+        sa.ForeignKey("subscribers.id", ondelete="SET NULL"),
+        index=True,
+    ),
     sa.Column("state", sa.String(16), nullable=False),
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
     sa.Column("next_attempt_at", UTCDateTime, nullable=False),
@@ -75,7 +88,24 @@ outbox = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("sent_at", UTCDateTime),
     sa.UniqueConstraint(
-        "event_key", "channel", "recipient", name="uq_outbox_event_channel_recipient"
+        "event_id", "channel", "recipient_hash", name="uq_outbox_event_channel_recipient"
     ),
     sa.Index("ix_outbox_due", "state", "next_attempt_at"),
+)
+
+# How far each event's fan-out got: subscribers are visited in id order, a batch at a
+# time, and the batch's rows and this progress commit together.
+outbox_fanout = sa.Table(
+    "outbox_fanout",
+    metadata,
+    sa.Column(
+        "event_id",
+        sa.Integer,
+        sa.ForeignKey("events.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("last_subscriber_id", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("rows", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("started_at", UTCDateTime, nullable=False),
+    sa.Column("done_at", UTCDateTime),
 )
