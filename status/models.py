@@ -50,12 +50,14 @@ class SubscriberState(StrEnum):
     PENDING = "pending"
     CONFIRMED = "confirmed"
     UNSUBSCRIBED = "unsubscribed"
+    BOUNCING = "bouncing"  # a permanent SMTP rejection: no more mail to the address
 
 
 class OutboxState(StrEnum):
     PENDING = "pending"
     SENT = "sent"
-    FAILED = "failed"
+    FAILED = "failed"  # gave up: a permanent error, or too old to retry (last_error says)
+    CANCELLED = "cancelled"  # the subscriber left, or bounced, before it was sent
 
 
 class Role(StrEnum):
