@@ -11,6 +11,7 @@ from status.clock import utcnow
 from status.config import Component, Config
 from status.models import ComponentStatus
 from status.rollup import STATUS_COLUMNS
+from status.snapshot.memo import BuildMemo
 from status.snapshot.model import (
     HISTORY_DAYS,
     ComponentView,
@@ -36,10 +37,14 @@ class _Stored:
     rollups: dict[str, dict[date, Any]]
 
     @classmethod
-    def read(cls, store: Store, first_day: date, now: datetime) -> _Stored:
-        rollups: dict[str, dict[date, Any]] = {}
-        for row in store.rollups.since(first_day):
-            rollups.setdefault(row.component_id, {})[row.day] = row
+    def read(cls, store: Store, first_day: date, now: datetime, memo: BuildMemo) -> _Stored:
+        def read_rollups() -> dict[str, dict[date, Any]]:
+            rollups: dict[str, dict[date, Any]] = {}
+            for row in store.rollups.since(first_day):
+                rollups.setdefault(row.component_id, {})[row.day] = row
+            return rollups
+
+        rollups = memo.rollups(store.rollups.version(), first_day, read_rollups)
         return cls(
             states=store.components.states(),
             newest=store.probes.newest_results(),
@@ -52,21 +57,28 @@ class _Stored:
 
 
 def build(
-    store: Store, config: Config, now: datetime | None = None, *, started_at: datetime | None = None
+    store: Store,
+    config: Config,
+    now: datetime | None = None,
+    *,
+    started_at: datetime | None = None,
+    memo: BuildMemo | None = None,
 ) -> Snapshot:
     """Read everything the public sees, in a handful of queries.
 
     ``started_at``: when this process started, the time the status is known from while
-    nothing was recorded yet (a fresh database).
+    nothing was recorded yet (a fresh database). ``memo``: what the previous build of
+    this process made, reused where its inputs did not change.
     """
     now = now or utcnow()
+    memo = memo or BuildMemo()
     version = store.meta.data_version()
     today = now.astimezone(config.site.tz).date()
     first_day = today - timedelta(days=HISTORY_DAYS - 1)
 
-    incidents = [_incident(*parts) for parts in store.incidents.public()]
-    maintenances = [_maintenance(*parts) for parts in store.maintenance.public()]
-    stored = _Stored.read(store, first_day, now)
+    incidents = [memo.timeline("i", parts, _incident) for parts in store.incidents.public()]
+    maintenances = [memo.timeline("m", parts, _maintenance) for parts in store.maintenance.public()]
+    stored = _Stored.read(store, first_day, now, memo)
     touched = _incident_days(incidents, config.site.tz, first_day, today, now)
     # Never-recorded components need a created_at that stays put across rebuilds
     # (it feeds ETags): the oldest thing we know of, else when we started knowing.
@@ -77,10 +89,16 @@ def build(
     bearing = _Bearing.of(incidents, maintenances, now, store.overrides.active(now))
     components = {
         c.id: _component_view(
-            c, stored, bearing, _days(c.id, stored, first_day, touched), oldest, now
+            c,
+            stored,
+            bearing,
+            _days(c.id, stored, first_day, touched.get(c.id, {}), memo),
+            oldest,
+            now,
         )
         for c in config.components
     }
+    memo.done()
     return Snapshot(
         version=version,
         built_at=now,
@@ -93,16 +111,16 @@ def build(
 
 def _incident_days(
     incidents: list[Incident], tz: tzinfo, first_day: date, today: date, now: datetime
-) -> dict[tuple[str, date], list[int]]:
-    """(component, day) -> the incidents that touched the component that day."""
-    touched: dict[tuple[str, date], list[int]] = {}
+) -> dict[str, dict[date, list[int]]]:
+    """component -> day -> the incidents that touched the component that day."""
+    touched: dict[str, dict[date, list[int]]] = {}
     for incident in incidents:
         start = incident.started_at.astimezone(tz).date()
         end = (incident.resolved_at or now).astimezone(tz).date()
         for component_id in incident.components:
             day = max(start, first_day)
             while day <= min(end, today):
-                touched.setdefault((component_id, day), []).append(incident.id)
+                touched.setdefault(component_id, {}).setdefault(day, []).append(incident.id)
                 day += timedelta(days=1)
     return touched
 
@@ -111,32 +129,41 @@ def _days(
     component_id: str,
     stored: _Stored,
     first_day: date,
-    touched: dict[tuple[str, date], list[int]],
+    touched: dict[date, list[int]],
+    memo: BuildMemo,
 ) -> tuple[Day, ...]:
     """The component's history, oldest first, from its daily rollups."""
+    incidents = tuple((day, tuple(ids)) for day, ids in sorted(touched.items()))
+    key = (component_id, first_day, memo.generation, incidents)
+    return memo.days(
+        key, lambda: _make_days(stored.rollups.get(component_id, {}), first_day, touched)
+    )
+
+
+def _make_days(rollups: dict, first_day: date, touched: dict[date, list[int]]) -> tuple[Day, ...]:
     days = []
-    rollups = stored.rollups.get(component_id, {})
     for n in range(HISTORY_DAYS):
         day = first_day + timedelta(days=n)
-        row = rollups.get(day)
-        seconds = (
-            {s: float(getattr(row, column)) for s, column in STATUS_COLUMNS.items()}
-            if row
-            else {ComponentStatus.UNKNOWN.value: 86400.0}
-        )
-        days.append(
-            Day(
-                day=day,
-                uptime=rules.uptime_of([seconds]),
-                seconds=seconds,
-                checks=row.checks if row else 0,
-                failures=row.failures if row else 0,
-                latency_p50=row.latency_p50 if row else None,
-                latency_p95=row.latency_p95 if row else None,
-                incidents=tuple(touched.get((component_id, day), ())),
-            )
-        )
+        days.append(_day(day, rollups.get(day), tuple(touched.get(day, ()))))
     return tuple(days)
+
+
+def _day(day: date, row, incidents: tuple[int, ...]) -> Day:
+    seconds = (
+        {s: float(getattr(row, column)) for s, column in STATUS_COLUMNS.items()}
+        if row
+        else {ComponentStatus.UNKNOWN.value: 86400.0}
+    )
+    return Day(
+        day=day,
+        uptime=rules.uptime_of([seconds]),
+        seconds=seconds,
+        checks=row.checks if row else 0,
+        failures=row.failures if row else 0,
+        latency_p50=row.latency_p50 if row else None,
+        latency_p95=row.latency_p95 if row else None,
+        incidents=incidents,
+    )
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from datetime import datetime
 from status.clock import utcnow
 from status.config import Config
 from status.snapshot.build import build, empty
+from status.snapshot.memo import BuildMemo
 from status.snapshot.model import Snapshot
 from status.store import Store
 
@@ -52,6 +53,7 @@ class SnapshotCache:
         self._checked = float("-inf")
         self._lock = threading.Lock()
         self._refreshing = False
+        self._memo = BuildMemo()  # what the last build made, for the next (one at a time)
         self._pinned = threading.local()  # the warming thread sees the new snapshot
 
     def get(self) -> Snapshot:
@@ -112,7 +114,7 @@ class SnapshotCache:
                 and self.store.meta.data_version() == current.version
             ):
                 return None
-            return build(self.store, config, started_at=self.started_at)
+            return build(self.store, config, started_at=self.started_at, memo=self._memo)
         except Exception as exc:
             log.warning("cannot refresh the public snapshot: %s", str(exc).splitlines()[0])
             if current is None:
