@@ -45,6 +45,7 @@ def clock_worker(
                         store,
                         language=current.site.languages[0],
                         audit_days=current.retention.audit_days,
+                        unconfirmed_days=current.subscriptions.unconfirmed_days,
                     )
             except Exception:  # the database may be away: the next second tries again
                 log.exception("clock: could not run; trying again")

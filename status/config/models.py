@@ -98,6 +98,16 @@ class Console(Model):
     require_totp_for_admins: bool = False
 
 
+class Subscriptions(Model):
+    """Email subscriptions: how long a sign-up may stay unconfirmed, how many
+    confirmation emails one address may be sent a day, the consent text's version."""
+
+    unconfirmed_days: int = Field(7, ge=1, le=90)
+    max_confirmations: int = Field(3, ge=1, le=20)
+    consent_version: str = Field("1", min_length=1, max_length=64)
+    privacy_url: HttpUrl | None = None
+
+
 class IncidentTemplate(Model):
     """A common case, ready to post: the console and ``incident open --template`` fill
     the form from it."""
@@ -122,6 +132,7 @@ class Config(Model):
     scheduler: Scheduler = Scheduler()
     retention: Retention = Retention()
     console: Console = Console()
+    subscriptions: Subscriptions = Subscriptions()
     incident_templates: list[IncidentTemplate] = []
 
     def component(self, component_id: str) -> Component | None:

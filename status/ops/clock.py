@@ -15,6 +15,7 @@ from status.models import MaintenanceStatus
 from status.ops import audit
 from status.ops.actor import Actor
 from status.ops.audit import purge_audit_log
+from status.ops.subscriber_admin import purge_unconfirmed
 from status.store import Store
 
 log = logging.getLogger(__name__)
@@ -32,10 +33,12 @@ def tick(
     *,
     language: str = "en",
     audit_days: int | None = None,
+    unconfirmed_days: int | None = None,
 ) -> list[str]:
     """Do what is due at ``now``; returns what was done (``maintenance.started:12``, ...).
 
-    With ``audit_days``, audit entries older than that are purged (the purge audited).
+    With ``audit_days``, audit entries older than that are purged (the purge audited);
+    with ``unconfirmed_days``, sign-ups never confirmed in that time (subscribers).
     """
     now = now or utcnow()
     due = store.maintenance.due(now)
@@ -58,6 +61,9 @@ def tick(
     if audit_days and _audit_purge_due(store, now - timedelta(days=audit_days)):
         deleted = purge_audit_log(store, CLOCK, before=now - timedelta(days=audit_days), at=now)
         done.append(f"audit.purge:{deleted}")
+    purged = unconfirmed_days and purge_unconfirmed(store, CLOCK, days=unconfirmed_days, now=now)
+    if purged:
+        done.append(f"subscriber.purge_unconfirmed:{purged}")
     for what in done:
         log.info("clock: %s", what)
     return done
