@@ -142,3 +142,29 @@ def test_two_workers_writing_a_first_status_at_once_both_succeed(db, database_ur
         (None, "major_outage"),
         ("major_outage", "operational"),
     ]
+
+
+@pytest.mark.parametrize("idle", [True, False])
+def test_a_connection_the_server_closed_is_replaced_before_anyone_uses_it(
+    postgres_url, monkeypatch, idle
+):
+    """After a PostgreSQL restart the pool's old connections are dead. One idle for a
+    while is pinged and replaced unseen; one in use a moment ago is trusted (no ping per
+    checkout), and the pool is renewed after the one error it then causes."""
+    from status.store import engine as engine_module
+
+    engine = make_engine(postgres_url)
+    with engine.connect() as conn:
+        pid = conn.execute(sa.text("SELECT pg_backend_pid()")).scalar()
+    admin = sa.create_engine(postgres_url.split("?")[0])
+    with admin.begin() as conn:
+        conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    admin.dispose()
+    monkeypatch.setattr(engine_module, "PING_AFTER_IDLE_SECONDS", 0.0 if idle else 3600.0)
+
+    if not idle:
+        with pytest.raises(sa.exc.OperationalError), engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT pg_backend_pid()")).scalar() != pid
+    engine.dispose()
