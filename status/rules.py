@@ -12,15 +12,19 @@
 - **incidents**: which statuses close one, which timestamps a status sets, and when the
   probes open, escalate or resolve an incident of their own (:func:`auto_incident_step`).
 - **maintenance**: a window's status at a moment, started and ended by the clock when it
-  transitions automatically (:func:`maintenance_status`).
+  transitions automatically (:func:`maintenance_status`); the windows of a recurring
+  series, from its RRULE in its timezone (:func:`recurrence`, :func:`occurrences`).
 - **uptime**: monitored time up, weighted as Statuspage weighs a partial outage.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Protocol
+
+from dateutil.rrule import rrule, rrulestr
 
 from status.models import ComponentStatus, Impact, IncidentStatus, Indicator, MaintenanceStatus
 
@@ -244,6 +248,98 @@ MAINTENANCE_STARTED = N_("The scheduled maintenance has started.")
 MAINTENANCE_COMPLETED = N_("The scheduled maintenance has been completed.")
 
 ACTIVE_MAINTENANCE = (MaintenanceStatus.IN_PROGRESS.value, MaintenanceStatus.VERIFYING.value)
+
+
+# -- recurring maintenance -----------------------------------------------------------------
+RECURRENCE_HORIZON = timedelta(days=90)
+"""A series' windows exist this far ahead; the clock extends the horizon once a day."""
+MAX_OCCURRENCES = 100
+"""At most this many windows of one series within the horizon (a daily one fits)."""
+RRULE_FREQUENCIES = ("DAILY", "WEEKLY", "MONTHLY", "YEARLY")
+RRULE_PARTS = ("FREQ", "INTERVAL", "COUNT", "UNTIL", "BYDAY", "BYMONTHDAY", "BYMONTH",
+               "BYSETPOS", "WKST")  # fmt: skip
+_SPAN_YEARS = 40  # a rule without a window in 40 (to 440) years never occurs, for us
+
+
+def check_rrule(text: str) -> str:
+    """An RFC 5545 RRULE (``FREQ=WEEKLY;INTERVAL=2;BYDAY=TU``, ``RRULE:`` optional),
+    upper-cased; ValueError saying what is wrong. The time of day comes from the start,
+    so no BYHOUR/BYMINUTE/BYSECOND, and nothing more often than daily."""
+    body = (text or "").strip().upper().removeprefix("RRULE:")
+    if not re.fullmatch(r"[A-Z0-9=;,+\-]{1,500}", body):
+        raise ValueError("not a recurrence rule, e.g. FREQ=WEEKLY;INTERVAL=2;BYDAY=TU")
+    parts: dict[str, str] = {}
+    for part in body.split(";"):
+        key, _, value = part.partition("=")
+        if key not in RRULE_PARTS:
+            raise ValueError(f"{key or part!r} is not allowed (use {', '.join(RRULE_PARTS)})")
+        if not value or key in parts:
+            raise ValueError(f"{key} needs exactly one value")
+        parts[key] = value
+    if parts.get("FREQ") not in RRULE_FREQUENCIES:
+        raise ValueError(f"FREQ must be one of {', '.join(RRULE_FREQUENCIES)}")
+    for key, most in (("INTERVAL", 1000), ("COUNT", 10_000)):
+        if key in parts and not (parts[key].isdigit() and 1 <= int(parts[key]) <= most):
+            raise ValueError(f"{key} must be a whole number from 1 to {most}")
+    if "COUNT" in parts and "UNTIL" in parts:
+        raise ValueError("COUNT and UNTIL exclude each other")
+    return ";".join(f"{key}={value}" for key, value in parts.items())
+
+
+def recurrence(text: str, start: datetime, tz: tzinfo) -> rrule:
+    """The rule ``text`` from ``start`` (wall-clock time in ``tz``, naive): every window
+    begins at that wall-clock time, whatever the offset (DST) is that day. An UNTIL in
+    UTC (``...Z``) is read as that moment. ValueError when invalid or never occurring."""
+    body = check_rrule(text)
+    until = re.search(r"UNTIL=(\d{8}T\d{6})Z", body)
+    if until:
+        moment = datetime.strptime(until.group(1), "%Y%m%dT%H%M%S").replace(tzinfo=UTC)
+        local = moment.astimezone(tz).strftime("%Y%m%dT%H%M%S")
+        body = body.replace(until.group(0), f"UNTIL={local}")
+    try:
+        rule = rrulestr(body, dtstart=start.replace(tzinfo=None, microsecond=0))
+    except Exception as exc:  # dateutil raises what its parsers raise: all mean "invalid"
+        raise ValueError(f"not a valid rule: {exc}") from None
+    if not _ever(rule) or rule.after(rule._dtstart, inc=True) is None:
+        raise ValueError("the rule gives no window at all")
+    return rule
+
+
+def _ever(rule: rrule) -> bool:
+    """Whether an unbounded copy of the rule gives a window within 40 to 440 years.
+
+    dateutil looks for a rule's next window until the year 9999, which takes seconds
+    for a rule that has none (BYMONTH=2;BYMONTHDAY=30). The Gregorian calendar repeats
+    every 400 years, so the copy starts as late as the same calendar allows.
+    """
+    start = rule._dtstart
+    year = start.year + (9999 - _SPAN_YEARS - start.year) // 400 * 400
+    try:
+        late = rule.replace(dtstart=start.replace(year=year), until=None, count=None)
+    except ValueError:  # 29 February: a leap year 400 years on is one too
+        return False
+    return late.after(late._dtstart, inc=True) is not None
+
+
+def occurrences(rule: rrule, tz: tzinfo, after: datetime, until: datetime) -> list[datetime]:
+    """The rule's window starts in UTC with ``after < start <= until`` (aware bounds).
+
+    A start in the hour the clocks skip (spring) is read with the offset before the
+    change (02:30 becomes 03:30 summer time); one the clocks repeat, as the first."""
+    slack = timedelta(days=1)
+    low, high = (m.astimezone(tz).replace(tzinfo=None) for m in (after - slack, until + slack))
+    starts = (s.replace(tzinfo=tz).astimezone(UTC) for s in rule.between(low, high, inc=True))
+    return [s for s in starts if after < s <= until]
+
+
+def next_occurrence(rule: rrule, tz: tzinfo, after: datetime) -> datetime | None:
+    """The first window start after ``after`` (UTC), or None when the rule has ended."""
+    low = after.astimezone(tz).replace(tzinfo=None) - timedelta(days=1)
+    for start in rule.xafter(low, inc=True):
+        moment = start.replace(tzinfo=tz).astimezone(UTC)
+        if moment > after:
+            return moment
+    return None
 
 
 # -- uptime --------------------------------------------------------------------------------

@@ -36,6 +36,7 @@ from status.ops.maintenance import (
     update_maintenance,
 )
 from status.ops.overrides import clear_override, set_override
+from status.ops.series import cancel_series, schedule_series, update_series
 
 __all__ = [
     "Actor",
@@ -47,6 +48,7 @@ __all__ = [
     "add_user",
     "authenticate_token",
     "cancel_maintenance",
+    "cancel_series",
     "clear_override",
     "create_token",
     "delete_update",
@@ -57,6 +59,7 @@ __all__ = [
     "resolve_incident",
     "revoke_token",
     "schedule_maintenance",
+    "schedule_series",
     "set_component_status",
     "set_component_statuses",
     "set_disabled",
@@ -65,4 +68,5 @@ __all__ = [
     "set_role",
     "update_incident",
     "update_maintenance",
+    "update_series",
 ]

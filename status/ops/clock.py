@@ -1,7 +1,8 @@
 """What the clock changes: maintenance windows start and complete on time and remind
-before they start; overrides expire. Each change exactly once, however many clocks run:
-every one is a conditional update (``WHERE status = 'scheduled'``), and only the change
-that moved the row writes its update, event and audit entry, in the same transaction.
+before they start; recurring series get their windows ahead; overrides expire. Each
+change exactly once, however many clocks run: every one is a conditional update
+(``WHERE status = 'scheduled'``), and only the change that moved the row writes its
+update, event and audit entry, in the same transaction.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from status.models import MaintenanceStatus
 from status.ops import audit
 from status.ops.actor import Actor
 from status.ops.audit import purge_audit_log
+from status.ops.series import extend_series
 from status.ops.subscriber_admin import purge_unconfirmed
 from status.store import Store
 
@@ -41,8 +43,8 @@ def tick(
     with ``unconfirmed_days``, sign-ups never confirmed in that time (subscribers).
     """
     now = now or utcnow()
+    done = extend_series(store, CLOCK, now)  # first: a new window may be due at once
     due = store.maintenance.due(now)
-    done = []
     for row in due["start"]:
         if _move(store, row, [SCHEDULED], IN_PROGRESS, row.scheduled_for, language):
             done.append(f"maintenance.started:{row.id}")

@@ -96,6 +96,7 @@ def update_maintenance(
             raise NotFound(f"no maintenance {maintenance_id}", "id")
         if before.cancelled_at is not None:
             raise Invalid("the window was cancelled", "id")
+        uow.maintenance.detach(maintenance_id)  # of a series: edits of it skip this one
         uow.maintenance.set_status(maintenance_id, status, at, cancelled=cancelled)
         uow.maintenance.add_update(maintenance_id, status=status, body=body, at=at)
         kind = "maintenance.cancelled" if cancelled else EVENT_OF_STATUS.get(status)
@@ -140,6 +141,7 @@ def reschedule_maintenance(
         start = scheduled_for or before.scheduled_for
         end = scheduled_until or before.scheduled_until
         validate.window(start, end)
+        uow.maintenance.detach(maintenance_id)
         uow.maintenance.reschedule(maintenance_id, start, end, at)
         if body:
             uow.maintenance.add_update(maintenance_id, status=before.status, body=body, at=at)

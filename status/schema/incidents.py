@@ -55,6 +55,27 @@ incident_components = sa.Table(
     sa.PrimaryKeyConstraint("incident_id", "component_id"),
 )
 
+# A recurring window: the rule and what every window of it says. Its windows are
+# ordinary ``maintenances`` rows (series_id, occurrence_start), created up to
+# ``materialised_until`` (the horizon the clock extends).
+maintenance_series = sa.Table(
+    "maintenance_series",
+    metadata,
+    id_column(),
+    sa.Column("name", sa.String(300), nullable=False),
+    sa.Column("body", sa.Text, nullable=False, server_default=""),
+    sa.Column("components", sa.JSON, nullable=False),  # [component id]
+    sa.Column("rrule", sa.String(500), nullable=False),  # FREQ=WEEKLY;INTERVAL=2;BYDAY=TU
+    sa.Column("dtstart", sa.DateTime, nullable=False),  # the first start, wall clock in:
+    sa.Column("timezone", sa.String(64), nullable=False),
+    sa.Column("duration_seconds", sa.Integer, nullable=False),
+    sa.Column("auto_transition", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("reminder_minutes", sa.Integer, nullable=False, server_default="60"),
+    *created_columns(),
+    sa.Column("cancelled_at", UTCDateTime),
+    sa.Column("materialised_until", UTCDateTime, nullable=False),
+)
+
 maintenances = sa.Table(
     "maintenances",
     metadata,
@@ -74,7 +95,14 @@ maintenances = sa.Table(
     # Subscribers hear of a window this long before it starts (0: no reminder).
     sa.Column("reminder_minutes", sa.Integer, nullable=False, server_default="60"),
     sa.Column("reminded_at", UTCDateTime),
+    # A window of a series: which, and the start the rule gave it (kept when moved).
+    sa.Column("series_id", sa.Integer, sa.ForeignKey("maintenance_series.id", ondelete="SET NULL")),
+    sa.Column("occurrence_start", UTCDateTime),
+    # Edited or cancelled by itself: edits of the series leave it alone.
+    sa.Column("detached", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Index("ix_maintenances_window", "scheduled_for", "scheduled_until"),
+    # Each start of a series exists once, however many clocks extend it.
+    sa.UniqueConstraint("series_id", "occurrence_start"),
 )
 
 maintenance_updates = sa.Table(

@@ -31,6 +31,7 @@ from status.store.idempotency import IdempotencyRepository
 from status.store.incidents import IncidentRepository
 from status.store.leases import LeaseRepository
 from status.store.maintenance import MaintenanceRepository
+from status.store.maintenance_series import MaintenanceSeriesRepository
 from status.store.meta import MetaRepository
 from status.store.outbox import OutboxRepository
 from status.store.overrides import OverrideRepository
@@ -54,6 +55,7 @@ class Repositories:
         self.heartbeats = HeartbeatRepository(scope)
         self.incidents = IncidentRepository(scope)
         self.maintenance = MaintenanceRepository(scope)
+        self.maintenance_series = MaintenanceSeriesRepository(scope)
         self.audit = AuditRepository(scope)
         self.users = UserRepository(scope)
         self.sessions = SessionRepository(scope)

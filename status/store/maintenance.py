@@ -30,8 +30,11 @@ class MaintenanceRepository(TimelineRepository):
         components: Iterable[str],
         auto_transition: bool,
         at: datetime,
+        reminder_minutes: int = 60,
+        series_id: int | None = None,
     ) -> int:
-        """A new window without updates."""
+        """A new window without updates; with ``series_id``, a window of that series
+        (its ``occurrence_start`` is ``scheduled_for``)."""
         values = dict(
             name=name,
             status=status,
@@ -40,7 +43,10 @@ class MaintenanceRepository(TimelineRepository):
             scheduled_for=scheduled_for,
             scheduled_until=scheduled_until,
             auto_transition=auto_transition,
+            reminder_minutes=reminder_minutes,
             started_at=at if status == MaintenanceStatus.IN_PROGRESS else None,
+            series_id=series_id,
+            occurrence_start=scheduled_for if series_id is not None else None,
         )
         with self.scope.write() as conn:
             maintenance_id = self._insert(conn, values, [{"component_id": c} for c in components])
@@ -83,6 +89,16 @@ class MaintenanceRepository(TimelineRepository):
                 )
             )
             self.scope.public_changed(conn)
+
+    def detach(self, maintenance_id: int) -> None:
+        """A window of a series, edited by itself: later edits of the series skip it."""
+        m = t.maintenances.c
+        with self.scope.write() as conn:
+            conn.execute(
+                sa.update(t.maintenances)
+                .where(m.id == maintenance_id, m.series_id.is_not(None))
+                .values(detached=True)
+            )
 
     def due(self, now: datetime, remind_within: float = 86400.0) -> dict[str, list[sa.Row]]:
         """Windows the clock moves now: ``start``, ``complete``, and ``remind`` candidates
