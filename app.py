@@ -2,13 +2,13 @@
 
 gunicorn "app:create_app()"          web only (any number of processes)
 flask --app app probes run           probe worker (see README)
-python app.py                        all-in-one: web + probe scheduler + config watcher,
-                                     one process (make run)
+flask --app app notify run           notifier: fan-out and delivery of subscriber email
+python app.py                        all-in-one: web + probe scheduler + notifier +
+                                     config watcher, one process (make run)
 
 This is the composition: the one module that imports the core (``status``), the web
-surfaces (``status.web``) and the plugins (``probes``, later ``subscribers``), wires
+surfaces (``status.web``) and the plugins (``probes``, ``subscribers``), wires
 them into one process and registers every command line group (docs/architecture.md).
-There is no notifier yet: email and webhooks arrive with the subscribers feature.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import click
 from flask import Flask
 
 import probes.cli
+import subscribers.cli
 from status import cli, cli_accounts, cli_ops, demo, jobs, web
 from status.config import ConfigError, ConfigHolder
 from status.runtime import Runtime, Supervisor, config_watcher, runtime
@@ -76,6 +77,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     cli_accounts.init_app(app)
     cli_ops.init_app(app)
     probes.cli.init_app(app)
+    subscribers.cli.init_app(app)
     return app
 
 
@@ -117,7 +119,7 @@ def main() -> int:
     reload_requested = threading.Event()
     try:
         migrate.upgrade(rt.store.engine)
-        rt.supervisor = start_workers(rt, reload_requested)
+        rt.supervisor = start_workers(rt, reload_requested, app.config["SECRET_KEY"])
 
         def shutdown(signum, _frame):
             received.append(signal.Signals(signum).name)
@@ -151,11 +153,12 @@ def first_admin_hint(rt: Runtime, console_url: str) -> None:
         )
 
 
-def start_workers(rt: Runtime, reload_requested: threading.Event) -> Supervisor:
-    """The all-in-one's background workers: config watcher and probe scheduler (and, for
-    the shipped example, the demo's own jobs: see status/demo.py)."""
+def start_workers(rt: Runtime, reload_requested: threading.Event, secret: str) -> Supervisor:
+    """The all-in-one's background workers: config watcher, probe scheduler, clock and
+    notifier (and, for the shipped example, the demo's own jobs: see status/demo.py)."""
     from probes.metrics import ProbeMetrics
     from probes.scheduler import Scheduler
+    from subscribers.notifier import Notifier
 
     supervisor = Supervisor()
     holder = rt.config_holder
@@ -164,6 +167,7 @@ def start_workers(rt: Runtime, reload_requested: threading.Event) -> Supervisor:
     scheduler = Scheduler(rt.store, lambda: holder.current, metrics=probe_metrics)
     supervisor.add("probes", scheduler.run)
     supervisor.add("clock", jobs.clock_worker(rt.store, lambda: holder.current))
+    supervisor.add("notifier", Notifier(rt.store, lambda: holder.current, secret).run)
     if demo.is_example(holder.path):
         supervisor.add("demo", demo.DemoJobs(rt.store, lambda: holder.current).run)
     supervisor.start()

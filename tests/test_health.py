@@ -13,7 +13,12 @@ from tests.conftest import SECRET
 def test_it_is_healthy_with_a_migrated_database(client):
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json == {"status": "ok", "database": "ok", "config": "ok"}
+    assert response.json == {
+        "status": "ok",
+        "database": "ok",
+        "config": "ok",
+        "outbox": {"pending": 0, "oldest_pending_age_seconds": 0.0},
+    }
     assert response.headers["Cache-Control"] == "no-store"
 
 

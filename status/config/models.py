@@ -73,12 +73,30 @@ class Smtp(Model):
     password: str | None = None
     sender: str = Field(alias="from")
     timeout: Duration = 10.0
+    # The notifier's pool: this many connections, each reused for this many messages.
+    connections: int = Field(4, ge=1, le=64)
+    messages_per_connection: int = Field(100, ge=1, le=100_000)
+
+    @field_validator("host", "username", "password", "sender")
+    @classmethod
+    def _one_line(cls, value: str | None) -> str | None:
+        if value is not None and ("\r" in value or "\n" in value):
+            raise ValueError("must be one line")
+        return value
 
     @model_validator(mode="after")
     def _one_tls_mode(self):
         if self.starttls and self.tls:
             raise ValueError(TLS_MODES)
         return self
+
+
+class Notifications(Model):
+    """How long the notifier keeps trying a delivery, and how its retries back off."""
+
+    max_age: Duration = 24 * 3600.0  # then the row is failed, with the last error
+    retry_after: Duration = 30.0  # the first retry; each next one waits twice as long
+    retry_max: Duration = 3600.0  # the longest wait between two attempts
 
 
 class Scheduler(Model):
@@ -129,6 +147,7 @@ class Config(Model):
     groups: list[Group] = []
     components: list[Component] = Field(min_length=1)
     smtp: Smtp | None = None
+    notifications: Notifications = Notifications()
     scheduler: Scheduler = Scheduler()
     retention: Retention = Retention()
     console: Console = Console()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
+from status.clock import utcnow
 from status.migrate import head_revision
 from status.runtime import runtime
 
@@ -15,6 +16,8 @@ def healthz():
     rt = runtime()
     body: dict = {"database": _database(rt.store)}
     healthy = body["database"] == "ok"
+    if healthy:
+        body["outbox"] = _outbox(rt.store)
 
     if rt.config_holder is None:
         body["config"] = f"error: {rt.config_error}"
@@ -35,6 +38,17 @@ def healthz():
     response.status_code = 200 if healthy else 503
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _outbox(store) -> dict:
+    """How far behind the notifiers are: what waits, and for how long the oldest has."""
+    try:
+        oldest = store.outbox.oldest_pending_at()
+        pending = store.outbox.pending_count()
+    except Exception as exc:
+        return {"error": type(exc).__name__}
+    age = (utcnow() - oldest).total_seconds() if oldest else 0.0
+    return {"pending": pending, "oldest_pending_age_seconds": round(max(age, 0.0), 1)}
 
 
 def _database(store) -> str:

@@ -10,10 +10,10 @@ import logging
 
 from flask import Blueprint, Flask, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from status.clock import utcnow
-from status.models import ComponentStatus, SubscriberState
+from status.models import ComponentStatus, OutboxState, SubscriberState
 from status.runtime import runtime
 from status.snapshot import current_statuses
 
@@ -38,6 +38,7 @@ class StatusCollector:
         try:
             incidents_open = rt.store.incidents.open_count()
             outbox_pending = rt.store.outbox.pending_count()
+            outbox = rt.store.outbox.counts()
             subscribers_by_state = rt.store.subscribers.count_by_state()
             statuses = current_statuses(rt.store, config, now)
         except Exception as exc:
@@ -66,6 +67,19 @@ class StatusCollector:
             "Notifications waiting to be delivered",
             value=outbox_pending,
         )
+        failed = CounterMetricFamily(
+            "leitstand_outbox_failed", "Notifications given up on (see the console for why)"
+        )
+        failed.add_metric(
+            [], sum(n for (state, _), n in outbox.items() if state == OutboxState.FAILED)
+        )
+        yield failed
+        sent = CounterMetricFamily(
+            "leitstand_notifications_sent", "Notifications delivered", labels=["channel"]
+        )
+        for channel in sorted({"email", *(c for _, c in outbox)}):
+            sent.add_metric([channel], outbox.get((OutboxState.SENT.value, channel), 0))
+        yield sent
         subscribers = GaugeMetricFamily(
             "leitstand_subscribers", "Subscribers by state", labels=["state"]
         )

@@ -1,0 +1,108 @@
+"""Fan-out: every new event that notifies becomes one outbox row per subscriber and
+channel, written in batches, resumable and idempotent (DESIGN §6).
+
+The events are read past a cursor. Each notifying event is fanned out a batch of
+subscribers at a time (id order): the batch's rows and the event's progress commit in
+one transaction, so a notifier killed mid-way resumes where the last batch ended, and
+the UNIQUE(event, channel, recipient hash) constraint keeps a repeated batch (another
+notifier, a retry after a lost commit) from adding a second row. Memory is one batch,
+whatever the number of subscribers.
+
+The cursor trails the newest event by :data:`SETTLE` seconds. Events get their ids
+before they commit, so on PostgreSQL a slow transaction can commit an event with a lower
+id than one already seen; everything younger than the settle time is looked at again
+(done events are skipped cheaply) so such a late event is still found.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+from datetime import datetime, timedelta
+
+from status.clock import utcnow
+from status.models import OutboxState
+from status.store import Store
+from subscribers.content import NOTIFYING
+
+log = logging.getLogger(__name__)
+
+BATCH = 1000
+SETTLE = 300.0
+CHANNELS = ("email",)
+
+
+def recipient_hash(secret: str, channel: str, address: str) -> str:
+    """A keyed hash of the address: what the outbox keeps to tell recipients apart,
+    useless for finding the address again without the key."""
+    key = hashlib.sha256(f"leitstand.outbox:{secret}".encode()).digest()
+    text = f"{channel}:{address.strip().lower()}".encode()
+    return hmac.new(key, text, hashlib.sha256).hexdigest()
+
+
+def fan_out(
+    store: Store,
+    secret: str,
+    *,
+    max_rows: int = 5 * BATCH,
+    batch: int = BATCH,
+    settle: float | None = None,
+    now: datetime | None = None,
+) -> int:
+    """Fan out pending events, about ``max_rows`` subscribers' worth (the caller comes
+    back for more); returns how many subscribers were visited."""
+    now = now or utcnow()
+    if settle is None:  # SQLite commits one writer at a time, in id order
+        settle = SETTLE if store.dialect == "postgresql" else 0.0
+    cursor = store.outbox.cursor()
+    visited = 0
+    for event in store.outbox.pending_events(cursor, NOTIFYING):
+        more = True
+        while more and visited < max_rows:
+            count, more = fan_out_batch(store, secret, event, batch=batch)
+            visited += count
+        if more:
+            break
+    # Past every settled event, but never past one whose fan-out is not done (ours
+    # cut short, or another notifier's in progress: it may yet die).
+    settled = store.outbox.last_event_before(cursor, now - timedelta(seconds=settle))
+    unfinished = store.outbox.pending_events(cursor, NOTIFYING, limit=1)
+    if unfinished:
+        settled = min(settled, unfinished[0].id - 1)
+    if settled > cursor:
+        store.outbox.advance_cursor(settled)
+    return visited
+
+
+def fan_out_batch(store: Store, secret: str, event, *, batch: int = BATCH) -> tuple[int, bool]:
+    """One batch of ``event``'s fan-out; returns (subscribers visited, more to do)."""
+    now = utcnow()
+    with store.begin() as uow:
+        progress = uow.outbox.lock_fanout(event.id, now)
+        if progress is None or progress.done_at is not None:
+            return 0, False  # another notifier has it, or it is done
+        followers = uow.outbox.followers(
+            event.components, after=progress.last_subscriber_id, limit=batch
+        )
+        rows = [
+            {
+                "event_id": event.id,
+                "channel": channel,
+                "recipient_hash": recipient_hash(secret, channel, f.email),
+                "subscriber_id": f.id,
+                "state": OutboxState.PENDING.value,
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+            }
+            for f in followers
+            for channel in CHANNELS
+        ]
+        added = uow.outbox.add(rows)
+        more = len(followers) == batch
+        last = followers[-1].id if followers else progress.last_subscriber_id
+        uow.outbox.progress(event.id, last, added, None if more else now)
+    if not more:
+        log.info("event %s (%s): fanned out", event.id, event.kind)
+    return len(followers), more
