@@ -143,8 +143,14 @@ class AuditRepository(Repository):
 def _take_head(conn: Connection) -> str:
     """The newest hash, with its row locked for this transaction (a write comes first,
     so SQLite takes its write lock here rather than failing to upgrade a read later)."""
-    conn.execute(sa.update(t.meta).where(t.meta.c.key == HEAD).values(value=t.meta.c.value))
-    return _get_meta(conn, HEAD)
+    # One round trip: the no-op UPDATE takes the row lock and RETURNING reads it.
+    head = conn.execute(
+        sa.update(t.meta)
+        .where(t.meta.c.key == HEAD)
+        .values(value=t.meta.c.value)
+        .returning(t.meta.c.value)
+    ).scalar()
+    return head or ""
 
 
 def _get_meta(conn: Connection, key: str) -> str:
