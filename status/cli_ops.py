@@ -1,14 +1,16 @@
 """``flask --app app incident|maintenance|override ...``: post from a shell or a pipeline.
 
 The forms are a contract: ``incident open`` and ``maintenance schedule`` print the new
-id alone on their last line. Times without an offset are in the site's timezone.
-Every change goes through :mod:`status.ops` (validated, audited, an event for the
-subscribers) as actor ``system:cli:<login name>``.
+id alone on their last line (``maintenance schedule --rrule``: the series' id). Times
+without an offset are in the site's timezone. Every change goes through
+:mod:`status.ops` (validated, audited, an event for the subscribers) as actor
+``system:cli:<login name>``.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import click
 from flask.cli import AppGroup
@@ -152,10 +154,12 @@ def maintenance_group() -> None:
 @click.option("--component", "components", multiple=True, help="A component id, repeatable.")
 @click.option("--body", default="")
 @click.option("--notify/--no-notify", default=True, show_default=True)
-def maintenance_schedule(title, start, end, components, body, notify) -> None:
-    """Schedule a window; prints its id alone on the last line."""
-    maintenance_id = run(
-        ops.schedule_maintenance,
+@click.option("--rrule", help="Repeat by this RRULE, e.g. FREQ=WEEKLY;INTERVAL=2;BYDAY=TU.")
+def maintenance_schedule(title, start, end, components, body, notify, rrule) -> None:
+    """Schedule a window; prints its id alone on the last line. With --rrule a series
+    from that first window, repeating at the same site time: prints its windows, then
+    the series id alone on the last line."""
+    fields = dict(
         name=title,
         body=body,
         scheduled_for=local_time(start, "--start"),
@@ -164,17 +168,40 @@ def maintenance_schedule(title, start, end, components, body, notify) -> None:
         notify=notify,
         known_components=known_components(),
     )
-    click.echo(maintenance_id)
+    if rrule is None:
+        click.echo(run(ops.schedule_maintenance, **fields))
+        return
+    timezone = config_holder(runtime()).current.site.timezone
+    series_id = run(ops.schedule_series, **fields, rrule=rrule, timezone=timezone)
+    for row in runtime().store.maintenance_series.occurrences(series_id):
+        click.echo(f"window {row.id}\t{site(row.scheduled_for)}\t{site(row.scheduled_until)}")
+    click.echo(series_id)
+
+
+def site(moment: datetime) -> str:
+    return moment.astimezone(config_holder(runtime()).current.site.tz).isoformat()
 
 
 @maintenance_group.command("update")
 @click.argument("maintenance_id", type=int)
+@click.option("--series", is_flag=True, help="The id is a series': change the series.")
 @click.option("--status", type=MAINTENANCE_STATUSES, help="e.g. in_progress, completed")
 @click.option("--start", help="A new start (site time unless an offset is given).")
 @click.option("--end", help="A new end: extend or shorten the window.")
 @click.option("--body", default="")
-def maintenance_update(maintenance_id, status, start, end, body) -> None:
-    """Post an update to MAINTENANCE_ID, or move, extend or shorten it."""
+@click.option("--title", help="With --series: a new title.")
+@click.option("--rrule", help="With --series: a new rule.")
+@click.option("--component", "components", multiple=True, help="With --series: components.")
+def maintenance_update(maintenance_id, series, status, start, end, body, title, rrule,
+                       components) -> None:  # fmt: skip
+    """Post an update to MAINTENANCE_ID, or move, extend or shorten it (a window of a
+    series is then left alone by edits of the series). With --series, change the
+    series: its windows that have not started and were not edited by themselves follow."""
+    if series:
+        update_series(maintenance_id, status, start, end, body, title, rrule, components)
+        return
+    if title or rrule or components:
+        raise click.UsageError("--title, --rrule and --component change a series: add --series")
     if not (status or start or end):
         raise click.UsageError("say what changes: --status, --start or --end")
     if start or end:
@@ -191,25 +218,60 @@ def maintenance_update(maintenance_id, status, start, end, body) -> None:
         click.echo(f"maintenance {maintenance_id}: {status}")
 
 
+def update_series(series_id, status, start, end, body, title, rrule, components) -> None:
+    if status:
+        raise click.UsageError("a series has no status; update one of its windows")
+    if not (start or end or body or title or rrule or components):
+        raise click.UsageError("say what changes: --title, --body, --start, --end, --rrule")
+    run(
+        ops.update_series,
+        series_id,
+        name=title,
+        body=body or None,
+        scheduled_for=local_time(start, "--start") if start else None,
+        scheduled_until=local_time(end, "--end") if end else None,
+        rrule=rrule,
+        components=list(components) or None,
+        known_components=known_components(),
+    )
+    click.echo(f"series {series_id}: updated")
+
+
 @maintenance_group.command("cancel")
 @click.argument("maintenance_id", type=int)
+@click.option("--series", is_flag=True, help="The id is a series': cancel all its windows.")
 @click.option("--body", default="")
-def maintenance_cancel(maintenance_id, body) -> None:
-    """Cancel MAINTENANCE_ID (it stays in calendars, marked cancelled)."""
+def maintenance_cancel(maintenance_id, series, body) -> None:
+    """Cancel MAINTENANCE_ID (it stays in calendars, marked cancelled); with --series,
+    the series and every window of it that has not started."""
+    if series:
+        cancelled = run(ops.cancel_series, maintenance_id, body=body)
+        click.echo(f"series {maintenance_id}: cancelled ({len(cancelled)} windows)")
+        return
     run(ops.cancel_maintenance, maintenance_id, body=body)
     click.echo(f"maintenance {maintenance_id}: cancelled")
 
 
 @maintenance_group.command("list")
 def maintenance_list() -> None:
-    """Windows, latest start first: id, status, start, end, components, title."""
-    tz = config_holder(runtime()).current.site.tz
-    for row, _, components in runtime().store.maintenance.public():
-        status = "cancelled" if row.cancelled_at else row.status
+    """Series first (series ID, state, first start, first end, components, title, rule),
+    then windows, latest start first: id, status, start, end, components, title (and
+    the series of a window of one)."""
+    store = runtime().store
+    for row in store.maintenance_series.page(limit=100):
+        first = row.dtstart.replace(tzinfo=ZoneInfo(row.timezone))
         click.echo(
-            f"{row.id}\t{status}\t{row.scheduled_for.astimezone(tz).isoformat()}\t"
-            f"{row.scheduled_until.astimezone(tz).isoformat()}\t"
-            f"{','.join(c.component_id for c in components) or '-'}\t{row.name}"
+            f"series {row.id}\t{'cancelled' if row.cancelled_at else 'active'}\t"
+            f"{first.isoformat()}\t"
+            f"{(first + timedelta(seconds=row.duration_seconds)).isoformat()}\t"
+            f"{','.join(row.components) or '-'}\t{row.name}\t{row.rrule}"
+        )
+    for row, _, components in store.maintenance.public():
+        status = "cancelled" if row.cancelled_at else row.status
+        series = f"\tseries {row.series_id}" if row.series_id else ""
+        click.echo(
+            f"{row.id}\t{status}\t{site(row.scheduled_for)}\t{site(row.scheduled_until)}\t"
+            f"{','.join(c.component_id for c in components) or '-'}\t{row.name}{series}"
         )
 
 
