@@ -60,7 +60,21 @@ def _references(data: dict) -> list[tuple[str, str]]:
     smtp = data.get("smtp")
     if isinstance(smtp, dict) and _true(smtp.get("starttls", True)) and _true(smtp.get("tls")):
         problems.append(("smtp", TLS_MODES))
-    return problems + _template_references(data, {c.get("id") for _, c in components})
+    known = {c.get("id") for _, c in components}
+    return problems + _template_references(data, known) + _alert_references(data, known)
+
+
+def _alert_references(data: dict, component_ids: set) -> list[tuple[str, str]]:
+    """Alert rules name only components the file has."""
+    problems: list[tuple[str, str]] = []
+    for i, rule in _mappings(data, "alerts"):
+        named = rule.get("components")
+        for j, component in enumerate(named if isinstance(named, list) else ()):
+            if isinstance(component, str) and component not in component_ids:
+                problems.append(
+                    (f"alerts[{i}].components[{j}]", f"unknown component '{component}'")
+                )
+    return problems
 
 
 def _template_references(data: dict, component_ids: set) -> list[tuple[str, str]]:

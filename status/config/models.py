@@ -12,6 +12,7 @@ from pydantic import Field, field_validator, model_validator
 
 # Imported at run time, not for type checking only: pydantic resolves the annotations
 # (``from __future__ import annotations`` makes them strings) in this module's namespace.
+from status.config.alerts import AlertRule
 from status.config.probes import Probe
 from status.config.values import Duration, HttpUrl, Model, Port, Slug
 
@@ -153,6 +154,7 @@ class Config(Model):
     console: Console = Console()
     subscriptions: Subscriptions = Subscriptions()
     incident_templates: list[IncidentTemplate] = []
+    alerts: list[AlertRule] = []
 
     def component(self, component_id: str) -> Component | None:
         return next((c for c in self.components if c.id == component_id), None)

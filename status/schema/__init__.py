@@ -9,6 +9,7 @@ re-exported here, so ``from status import schema as t; t.incidents`` names any t
 from __future__ import annotations
 
 from status.schema.accounts import api_tokens, audit_log, idempotency_keys, sessions, users
+from status.schema.alerts import alert_groups, alerts
 from status.schema.base import UTCDateTime, metadata
 from status.schema.incidents import (
     events,
@@ -41,6 +42,8 @@ from status.schema.subscribers import (
 
 __all__ = [
     "UTCDateTime",
+    "alert_groups",
+    "alerts",
     "api_tokens",
     "audit_log",
     "component_changes",

@@ -19,6 +19,8 @@ incidents = sa.Table(
     sa.Column("monitoring_at", UTCDateTime),
     sa.Column("resolved_at", UTCDateTime),
     sa.Column("auto", sa.Boolean, nullable=False, server_default=sa.false()),
+    # A draft (an alert's, say) waits in the console until an editor publishes it.
+    sa.Column("draft", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Index("ix_incidents_status", "status"),
     sa.Index("ix_incidents_created_at", "created_at"),
 )
