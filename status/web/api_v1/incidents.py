@@ -1,13 +1,10 @@
-"""/api/v1/incidents and /api/v1/maintenances: read (viewer), post (editor)."""
+"""/api/v1/incidents: read (viewer), post (editor); helpers the other resources share."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from flask import Blueprint
 
-from status import ops, rules
-from status.clock import utcnow
+from status import ops
 from status.models import Role
 from status.runtime import runtime
 from status.web.api_v1 import schemas as s
@@ -47,21 +44,6 @@ def incident_out(row, updates, components) -> s.IncidentOut:
         monitoring_at=row.monitoring_at,
         resolved_at=row.resolved_at,
         components={c.component_id: c.status for c in components},
-        updates=[update_out(u) for u in updates],
-    )
-
-
-def maintenance_out(row, updates, components) -> s.MaintenanceOut:
-    now = utcnow()
-    return s.MaintenanceOut(
-        id=row.id,
-        title=row.name,
-        status=rules.window_status(row, now),
-        cancelled=row.cancelled_at is not None,
-        scheduled_for=row.scheduled_for,
-        scheduled_until=row.scheduled_until,
-        auto_transition=row.auto_transition,
-        components=sorted(c.component_id for c in components),
         updates=[update_out(u) for u in updates],
     )
 
@@ -176,128 +158,3 @@ def edit_update(incident_id: int, update_id: int, body: s.UpdateEdit):
 )
 def delete_update(incident_id: int, update_id: int):
     ops.delete_update(runtime().store, actor(), incident_id, update_id)
-
-
-# -- maintenance -----------------------------------------------------------------------------
-def site_time(moment: datetime) -> datetime:
-    """Without an offset, a time is in the site's timezone."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=runtime().config.site.tz)
-
-
-@endpoint(
-    bp,
-    "GET",
-    "/maintenances",
-    summary="List maintenance windows, newest first",
-    tag="maintenance",
-    role=Role.VIEWER,
-    query=s.PageQuery,
-    answer=s.MaintenancePage,
-    errors=(400,),
-)
-def list_maintenances(query: s.PageQuery):
-    rows = runtime().store.maintenance.page(before_id=query.after, limit=query.limit)
-    return s.MaintenancePage(**page_of(rows, maintenance_out, query.limit))
-
-
-@endpoint(
-    bp,
-    "POST",
-    "/maintenances",
-    summary="Schedule a maintenance window",
-    tag="maintenance",
-    role=Role.EDITOR,
-    body=s.MaintenanceCreate,
-    answer=s.MaintenanceOut,
-    status=201,
-    errors=WRITE,
-)
-def schedule_maintenance(body: s.MaintenanceCreate):
-    store = runtime().store
-    maintenance_id = ops.schedule_maintenance(
-        store,
-        actor(),
-        name=body.title,
-        body=body.body,
-        scheduled_for=site_time(body.start),
-        scheduled_until=site_time(body.end),
-        components=body.components,
-        auto_transition=body.auto_transition,
-        notify=body.notify,
-        known_components=known(),
-    )
-    return one(store.maintenance, maintenance_out, maintenance_id, "maintenance")
-
-
-@endpoint(
-    bp,
-    "GET",
-    "/maintenances/{maintenance_id}",
-    summary="One maintenance window",
-    tag="maintenance",
-    role=Role.VIEWER,
-    answer=s.MaintenanceOut,
-    errors=NOT_FOUND,
-)
-def get_maintenance(maintenance_id: int):
-    return one(runtime().store.maintenance, maintenance_out, maintenance_id, "maintenance")
-
-
-@endpoint(
-    bp,
-    "PATCH",
-    "/maintenances/{maintenance_id}",
-    summary="Move, extend or shorten a window",
-    tag="maintenance",
-    role=Role.EDITOR,
-    body=s.MaintenanceChange,
-    answer=s.MaintenanceOut,
-    errors=WRITE,
-)
-def reschedule_maintenance(maintenance_id: int, body: s.MaintenanceChange):
-    store = runtime().store
-    ops.reschedule_maintenance(
-        store,
-        actor(),
-        maintenance_id,
-        scheduled_for=site_time(body.start) if body.start else None,
-        scheduled_until=site_time(body.end) if body.end else None,
-        body=body.body,
-        notify=body.notify,
-    )
-    return one(store.maintenance, maintenance_out, maintenance_id, "maintenance")
-
-
-@endpoint(
-    bp,
-    "POST",
-    "/maintenances/{maintenance_id}/updates",
-    summary="Post an update",
-    tag="maintenance",
-    role=Role.EDITOR,
-    body=s.MaintenanceUpdateCreate,
-    answer=s.MaintenanceOut,
-    status=201,
-    errors=WRITE,
-)
-def update_maintenance(maintenance_id: int, body: s.MaintenanceUpdateCreate):
-    store = runtime().store
-    ops.update_maintenance(store, actor(), maintenance_id, **body.model_dump())
-    return one(store.maintenance, maintenance_out, maintenance_id, "maintenance")
-
-
-@endpoint(
-    bp,
-    "POST",
-    "/maintenances/{maintenance_id}/cancel",
-    summary="Cancel a window",
-    tag="maintenance",
-    role=Role.EDITOR,
-    body=s.MaintenanceCancel,
-    answer=s.MaintenanceOut,
-    errors=WRITE,
-)
-def cancel_maintenance(maintenance_id: int, body: s.MaintenanceCancel):
-    store = runtime().store
-    ops.cancel_maintenance(store, actor(), maintenance_id, body=body.body)
-    return one(store.maintenance, maintenance_out, maintenance_id, "maintenance")

@@ -121,6 +121,15 @@ class MaintenanceCreate(Model):
     body: str = Body
     auto_transition: bool = Field(True, description="start and complete on time by itself")
     notify: bool = True
+    rrule: str | None = Field(
+        None,
+        min_length=1,
+        max_length=500,
+        description="Repeat: an RFC 5545 RRULE (FREQ=DAILY|WEEKLY|MONTHLY|YEARLY), e.g. "
+        "FREQ=WEEKLY;INTERVAL=2;BYDAY=TU. start and end are the first window; every "
+        "window keeps its wall-clock time in the site timezone (DST included). The answer "
+        "is the first window; its series_id names the series.",
+    )
 
 
 class MaintenanceUpdateCreate(Model):
@@ -150,10 +159,46 @@ class MaintenanceOut(Model):
     auto_transition: bool
     components: list[str]
     updates: list[UpdateOut] = Field(description="newest first")
+    series_id: int | None = Field(description="the recurring series it belongs to")
+    occurrence_start: datetime | None = Field(description="the start its series' rule gave it")
+    detached: bool = Field(description="changed by itself: changes of the series skip it")
 
 
 class MaintenancePage(Model):
     data: list[MaintenanceOut]
+    next_cursor: str | None
+
+
+class SeriesChange(Model):
+    title: str | None = Field(None, min_length=1, max_length=300)
+    body: str | None = Field(None, max_length=20_000, description="Markdown")
+    start: datetime | None = Field(None, description="the first window's start (site time)")
+    end: datetime | None = Field(None, description="its end; a new start alone keeps length")
+    rrule: str | None = Field(None, min_length=1, max_length=500)
+    components: list[str] | None = None
+    notify: bool = True
+
+
+class SeriesOut(Model):
+    id: int
+    title: str
+    body: str
+    rrule: str
+    start: datetime = Field(description="the first window, in the series' timezone")
+    end: datetime
+    timezone: str
+    components: list[str]
+    auto_transition: bool
+    cancelled: bool
+    created_at: datetime
+    updated_at: datetime
+    windows_until: datetime = Field(description="its windows exist up to here (the clock "
+                                    "moves this 90 days ahead, once a day)")  # fmt: skip
+    occurrences: list[MaintenanceOut] = Field(description="its windows, earliest first")
+
+
+class SeriesPage(Model):
+    data: list[SeriesOut] = Field(description="without their occurrences")
     next_cursor: str | None
 
 
