@@ -6,6 +6,8 @@ above the form, naming the field, with what was typed kept (400).
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
@@ -153,7 +155,12 @@ def change_posted_update(incident_id: int, action: str):
 @bp.route("/maintenance", methods=["GET", "POST"])
 def maintenance():
     rows = runtime().store.maintenance.page(limit=100)
-    context = {"windows": rows, "now": utcnow(), "status_of": maintenance_status}
+    context = {
+        "windows": rows,
+        "series": runtime().store.maintenance_series.page(limit=100),
+        "now": utcnow(),
+        "status_of": maintenance_status,
+    }
     if request.method == "GET":
         return render_template("console/maintenance.html", form={}, **context, **choices())
     return schedule(context)
@@ -167,21 +174,71 @@ def schedule(context: dict):
             "console/maintenance.html", form=request.form, preview=preview, **context, **choices()
         )
     try:
-        ops.schedule_maintenance(
-            runtime().store,
-            actor(),
-            name=forms.field("title"),
-            body=forms.field("body"),
-            scheduled_for=forms.local_time("start"),
-            scheduled_until=forms.local_time("end"),
-            components=request.form.getlist("components"),
-            notify=forms.flag("notify"),
-            known_components=forms.known_components(),
-        )
+        fields = window_fields()
+        if forms.field("rrule"):
+            timezone = runtime().config.site.timezone
+            ops.schedule_series(runtime().store, actor(), **fields, rrule=forms.field("rrule"),
+                                timezone=timezone)  # fmt: skip
+        else:
+            ops.schedule_maintenance(runtime().store, actor(), **fields)
     except ops.OpsError as exc:
         return refused("console/maintenance.html", exc, **context)
     flash(_("Maintenance scheduled."), "info")
     return redirect(url_for("console.maintenance"))
+
+
+def window_fields() -> dict:
+    """What the maintenance and the series forms share, for the ops commands."""
+    return dict(
+        name=forms.field("title"),
+        body=forms.field("body"),
+        scheduled_for=forms.local_time("start"),
+        scheduled_until=forms.local_time("end"),
+        components=request.form.getlist("components"),
+        notify=forms.flag("notify"),
+        known_components=forms.known_components(),
+    )
+
+
+@bp.route("/maintenance/series/<int:series_id>", methods=["GET", "POST"])
+def maintenance_series(series_id: int):
+    store = runtime().store
+    row = store.maintenance_series.get(series_id)
+    if row is None:
+        return render_template("console/refused.html", message=_("No such series.")), 404
+    context = {"series": row, "windows": store.maintenance_series.occurrences(series_id),
+               "now": utcnow(), "status_of": maintenance_status}  # fmt: skip
+    if request.method == "GET":
+        return render_template("console/maintenance_series.html", form=series_form(row),
+                               **context, **choices())  # fmt: skip
+    return change_series(series_id, context)
+
+
+def series_form(row) -> dict:
+    start = row.dtstart
+    end = start + timedelta(seconds=row.duration_seconds)
+    return {"title": row.name, "body": row.body, "rrule": row.rrule,
+            "start": f"{start:%Y-%m-%dT%H:%M}", "end": f"{end:%Y-%m-%dT%H:%M}",
+            "components": list(row.components), "notify": "on"}  # fmt: skip
+
+
+@require(Role.EDITOR)
+def change_series(series_id: int, context: dict):
+    store, who = runtime().store, actor()
+    try:
+        if request.form.get("action") == "cancel":
+            ops.cancel_series(store, who, series_id, body=forms.field("body"))
+            flash(_("Series cancelled."), "info")
+            return redirect(url_for("console.maintenance"))
+        fields = window_fields()
+        ops.update_series(store, who, series_id, rrule=forms.field("rrule"), **fields)
+    except ops.OpsError as exc:
+        flash(str(exc), "error")
+        form = {**request.form, "components": request.form.getlist("components")}
+        return render_template("console/maintenance_series.html", form=form, **context,
+                               **choices()), 400  # fmt: skip
+    flash(_("Series changed; its windows that had not started follow."), "info")
+    return redirect(url_for("console.maintenance_series", series_id=series_id))
 
 
 @bp.post("/maintenance/<int:maintenance_id>")
