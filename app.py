@@ -24,7 +24,7 @@ from flask import Flask
 
 import probes.cli
 import subscribers.cli
-from status import cli, cli_accounts, cli_ops, demo, jobs, web
+from status import cli, cli_accounts, cli_ops, cli_subscribers, demo, jobs, web
 from status.config import ConfigError, ConfigHolder
 from status.runtime import Runtime, Supervisor, config_watcher, runtime
 from status.settings import (
@@ -76,6 +76,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     cli.init_app(app)
     cli_accounts.init_app(app)
     cli_ops.init_app(app)
+    cli_subscribers.init_app(app)
     probes.cli.init_app(app)
     subscribers.cli.init_app(app)
     return app

@@ -14,7 +14,15 @@ from werkzeug.exceptions import HTTPException
 from status import ops
 from status.runtime import runtime
 from status.web import security
-from status.web.api_v1 import admin, errors, incidents, maintenances, openapi, overrides
+from status.web.api_v1 import (
+    admin,
+    errors,
+    incidents,
+    maintenances,
+    openapi,
+    overrides,
+    subscribers,
+)
 
 bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
 
@@ -24,7 +32,7 @@ def openapi_document():
     return jsonify(openapi.document(runtime().config.site.title))
 
 
-for part in (incidents.bp, maintenances.bp, overrides.bp, admin.bp):
+for part in (incidents.bp, maintenances.bp, overrides.bp, admin.bp, subscribers.bp):
     bp.register_blueprint(part)
 bp.after_request(security.private)
 for exception in (errors.ApiError, ops.OpsError, HTTPException):

@@ -31,7 +31,9 @@ REASONS = {
     403: "The token's role may not do this",
     404: "Not found",
     409: "Conflict (exists already, or the Idempotency-Key was used otherwise)",
+    413: "The body is too large",
     422: "Invalid (the field is named)",
+    429: "Too many requests: try again later",
 }
 
 

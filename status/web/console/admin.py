@@ -136,12 +136,6 @@ def export(entries, fmt: str) -> Response:
     return response
 
 
-@bp.get("/subscribers")
-@require(Role.ADMIN)
-def subscribers():
-    return render_template("console/placeholder.html", title=_("Subscribers"))
-
-
 @bp.get("/outbox")
 @require(Role.ADMIN)
 def outbox():

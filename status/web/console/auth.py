@@ -24,25 +24,21 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 
 from status.models import Role
 from status.ops import sessions
 from status.runtime import runtime
+from status.web.security import limiter
 
 RANK = [Role.VIEWER, Role.EDITOR, Role.ADMIN]
-limiter = Limiter(key_func=get_remote_address, default_limits=[], storage_uri="memory://")
 
 
 def init_app(app: Flask) -> None:
     app.config.setdefault("CONSOLE_LOGIN_LIMIT", "10 per minute")
-    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", False)
     https = _site_is_https(app)
     app.config["SESSION_COOKIE_SECURE"] = https
     if https:  # the prefix promises Secure, Path=/ and no Domain: cookies only we set
         app.config["SESSION_COOKIE_NAME"] = "__Host-session"
-    limiter.init_app(app)  # counts in this process's memory (see docs/ops.md)
 
 
 def _site_is_https(app: Flask) -> bool:

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from flask import Flask
 
-from status.web.public import api_v2, documents, errors, fastpath, pages
+from status.web.public import api_v2, documents, errors, fastpath, pages, subscriptions
 
 
 def init_app(app: Flask) -> None:
     for blueprint in (pages.bp, api_v2.bp, documents.bp):
         app.register_blueprint(blueprint)
+    subscriptions.init_app(app)
     errors.init_app(app)
 
 

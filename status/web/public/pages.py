@@ -1,5 +1,5 @@
 """The public status page: /, /history, /incidents/<id>, /maintenance/<id>, /subscribe,
-/favicon.svg.
+/favicon.svg (the subscribe form's POST and the subscription links: subscriptions.py).
 
 Every page is rendered from the public snapshot through :func:`cached` — once per
 snapshot, language and page — so a request never touches the database, and a page keeps
@@ -17,7 +17,6 @@ from flask import Blueprint, Response, abort, render_template, request, url_for
 
 from status import markdown
 from status.clock import utcnow
-from status.runtime import runtime
 from status.snapshot import HISTORY_DAYS, NARROW_DAYS, Maintenance, Snapshot
 from status.web import language
 from status.web.labels import (
@@ -183,22 +182,6 @@ def subscribe():
         return render_template("public/subscribe.html", **ctx, unavailable=False)
 
     return page("subscribe", render)
-
-
-@bp.post("/subscribe")
-def subscribe_request():
-    """Until email subscriptions exist: say so, store nothing, point to the feeds.
-
-    501: the server cannot do what the form asks, for anyone, for now. The subscribers
-    issue replaces this view (and must add CSRF protection when it does).
-    """
-    snapshot = runtime().snapshot()
-    ctx = context(snapshot, language.language(), ("public.subscribe", {}))
-    html = render_template("public/subscribe.html", **ctx, unavailable=True)
-    response = Response(html, status=501, mimetype="text/html")
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Vary"] = language.VARY
-    return response
 
 
 @bp.get("/favicon.svg")
