@@ -14,6 +14,7 @@ CORE = (
     "clock",
     "config",
     "i18n",
+    "links",
     "models",
     "ops",
     "rollup",
