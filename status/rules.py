@@ -60,20 +60,25 @@ def shown_status(
     *,
     in_maintenance: bool,
     override: str | None = None,
+    alert: str | None = None,
 ) -> str:
     """What a component shows (the page, /api/v2 and /metrics alike).
 
     ``status`` is the one its probes (or, for a component without probes, the last hand
-    set one) give it, ``incident_statuses`` those its open incidents give it. In a
-    maintenance window in progress it is under maintenance, whatever ``status`` says: what
-    the probes see during the work is expected. While an incident is open it shows the
-    worse of that and the incident's status, so an incident naming a component as a
-    major outage makes it one, and an outage during maintenance still shows. An
+    set one) give it, ``alert`` the one its firing Alertmanager alerts give it (the worse
+    of the two counts), ``incident_statuses`` those its open incidents give it. In a
+    maintenance window in progress it is under maintenance, whatever the probes and
+    alerts say: what they see during the work is expected. While an incident is open it
+    shows the worse of that and the incident's status, so an incident naming a component
+    as a major outage makes it one, and an outage during maintenance still shows. An
     ``override`` (set by hand when the probes are wrong) wins over all of it.
     """
     if override is not None:
         return override
-    base = ComponentStatus.UNDER_MAINTENANCE.value if in_maintenance else status
+    if in_maintenance:
+        base = ComponentStatus.UNDER_MAINTENANCE.value
+    else:
+        base = worst([status, alert]) if alert else status
     return worst([base, *incident_statuses])
 
 

@@ -19,6 +19,7 @@ from status.ops.accounts import (
     set_role,
 )
 from status.ops.actor import Actor
+from status.ops.alerts import receive as receive_alerts
 from status.ops.audit import purge_audit_log
 from status.ops.components import StatusChange, set_component_status, set_component_statuses
 from status.ops.errors import Conflict, Invalid, NotFound, OpsError
@@ -26,6 +27,7 @@ from status.ops.incidents import (
     delete_update,
     edit_update,
     open_incident,
+    publish_incident,
     resolve_incident,
     update_incident,
 )
@@ -54,7 +56,9 @@ __all__ = [
     "delete_update",
     "edit_update",
     "open_incident",
+    "publish_incident",
     "purge_audit_log",
+    "receive_alerts",
     "reschedule_maintenance",
     "resolve_incident",
     "revoke_token",

@@ -15,6 +15,7 @@ from status.clock import utcnow
 from status.models import MaintenanceStatus
 from status.ops import audit
 from status.ops.actor import Actor
+from status.ops.alerts import expire as expire_alerts
 from status.ops.audit import purge_audit_log
 from status.ops.series import extend_series
 from status.ops.subscriber_admin import purge_unconfirmed
@@ -60,6 +61,7 @@ def tick(
     for row in store.overrides.expired(now):
         if _expire(store, row, now):
             done.append(f"component.override_expired:{row.component_id}")
+    done += expire_alerts(store, CLOCK, now, language=language)
     if audit_days and _audit_purge_due(store, now - timedelta(days=audit_days)):
         deleted = purge_audit_log(store, CLOCK, before=now - timedelta(days=audit_days), at=now)
         done.append(f"audit.purge:{deleted}")

@@ -11,7 +11,7 @@ from status.clock import utcnow
 from status.models import ComponentStatus, Impact, IncidentStatus
 from status.ops import audit, validate
 from status.ops.actor import Actor
-from status.ops.errors import Invalid, NotFound
+from status.ops.errors import Conflict, Invalid, NotFound
 from status.store import Store, UnitOfWork
 
 MAX_NAME, MAX_BODY = 300, 20_000
@@ -29,43 +29,89 @@ def open_incident(
     at: datetime | None = None,
     notify: bool = True,
     known_components: Collection[str] | None = None,
+    draft: bool = False,
 ) -> int:
     """Open an incident with its first update; ``components``: id -> status it causes.
 
-    ``known_components`` (the config's ids), when given, refuses any other id.
+    ``known_components`` (the config's ids), when given, refuses any other id. A
+    ``draft`` stays off the public page and tells no subscriber until it is published.
     """
     name = validate.text(name, "name", max_length=MAX_NAME)
     status = validate.one_of(IncidentStatus, status, "status")
     impact = validate.one_of(Impact, impact, "impact")
     body = validate.text(body, "body", max_length=MAX_BODY, required=False)
     components = validate.component_statuses(components or {}, known_components)
+    with store.begin() as uow:
+        return open_in(
+            uow, actor, name=name, status=status, impact=impact, body=body,
+            components=components, at=at or utcnow(), notify=notify, draft=draft,
+        )  # fmt: skip
+
+
+def open_in(
+    uow: UnitOfWork,
+    actor: Actor,
+    *,
+    name: str,
+    status: str,
+    impact: str,
+    body: str,
+    components: dict[str, str],
+    at: datetime,
+    notify: bool = True,
+    draft: bool = False,
+) -> int:
+    """:func:`open_incident` within the caller's unit of work, its values validated."""
+    incident_id = uow.incidents.create(
+        name=name, status=status, impact=impact, components=components, at=at, draft=draft
+    )
+    update_id = _add_update(uow, incident_id, status, body, components, at, notify)
+    uow.events.record(
+        "incident.drafted" if draft else "incident.opened",
+        ("incident", incident_id),
+        at=at,
+        components=components,
+        notify=notify and not draft,
+        update_id=update_id,
+    )
+    audit.record(
+        uow,
+        actor,
+        "incident.open",
+        ("incident", incident_id),
+        at,
+        name=name,
+        status=status,
+        impact=impact,
+        components=components,
+        notify=notify,
+        draft=draft,
+    )
+    return incident_id
+
+
+def publish_incident(
+    store: Store, actor: Actor, incident_id: int, *, notify: bool = True, at: datetime | None = None
+) -> None:
+    """Put a draft on the public page (and tell subscribers, unless ``notify`` is off)."""
     at = at or utcnow()
     with store.begin() as uow:
-        incident_id = uow.incidents.create(
-            name=name, status=status, impact=impact, components=components, at=at
-        )
-        update_id = _add_update(uow, incident_id, status, body, components, at, notify)
+        before = uow.incidents.get(incident_id)
+        if before is None:
+            raise NotFound(f"no incident {incident_id}", "id")
+        if not before.draft:
+            raise Conflict(f"incident {incident_id} is published already", "id")
+        uow.incidents.publish(incident_id, at)
+        updates = uow.incidents.updates(incident_id)
         uow.events.record(
-            "incident.opened",
+            "incident.resolved" if rules.is_closed(before.status) else "incident.opened",
             ("incident", incident_id),
             at=at,
-            components=components,
+            components=_components_of(uow, incident_id),
             notify=notify,
-            update_id=update_id,
+            update_id=updates[-1].id if updates else None,
         )
-        audit.record(
-            uow,
-            actor,
-            "incident.open",
-            ("incident", incident_id),
-            at,
-            name=name,
-            status=status,
-            impact=impact,
-            components=components,
-            notify=notify,
-        )
-    return incident_id
+        audit.record(uow, actor, "incident.publish", ("incident", incident_id), at, notify=notify)
 
 
 def update_incident(
@@ -84,35 +130,53 @@ def update_incident(
     status = validate.one_of(IncidentStatus, status, "status")
     body = validate.text(body, "body", max_length=MAX_BODY, required=False)
     components = validate.component_statuses(components or {}, known_components)
-    at = at or utcnow()
     with store.begin() as uow:
-        before = uow.incidents.get(incident_id)
-        if before is None:
-            raise NotFound(f"no incident {incident_id}", "id")
-        uow.incidents.set_status(incident_id, status, at)
-        if components:
-            uow.incidents.set_components(incident_id, components)
-        update_id = _add_update(uow, incident_id, status, body, components, at, notify)
-        closing = rules.is_closed(status) and not rules.is_closed(before.status)
-        uow.events.record(
-            "incident.resolved" if closing else "incident.updated",
-            ("incident", incident_id),
-            at=at,
-            components=_components_of(uow, incident_id),
-            notify=notify,
-            update_id=update_id,
-        )
-        audit.record(
-            uow,
-            actor,
-            "incident.update",
-            ("incident", incident_id),
-            at,
-            before={"status": before.status},
-            status=status,
-            components=components,
-            notify=notify,
-        )
+        update_in(
+            uow, actor, incident_id, status=status, body=body, components=components,
+            at=at or utcnow(), notify=notify,
+        )  # fmt: skip
+
+
+def update_in(
+    uow: UnitOfWork,
+    actor: Actor,
+    incident_id: int,
+    *,
+    status: str,
+    body: str,
+    components: dict[str, str],
+    at: datetime,
+    notify: bool = True,
+) -> None:
+    """:func:`update_incident` within the caller's unit of work, its values validated."""
+    before = uow.incidents.get(incident_id)
+    if before is None:
+        raise NotFound(f"no incident {incident_id}", "id")
+    notify = notify and not before.draft  # a draft tells nobody
+    uow.incidents.set_status(incident_id, status, at)
+    if components:
+        uow.incidents.set_components(incident_id, components)
+    update_id = _add_update(uow, incident_id, status, body, components, at, notify)
+    closing = rules.is_closed(status) and not rules.is_closed(before.status)
+    uow.events.record(
+        "incident.resolved" if closing else "incident.updated",
+        ("incident", incident_id),
+        at=at,
+        components=_components_of(uow, incident_id),
+        notify=notify,
+        update_id=update_id,
+    )
+    audit.record(
+        uow,
+        actor,
+        "incident.update",
+        ("incident", incident_id),
+        at,
+        before={"status": before.status},
+        status=status,
+        components=components,
+        notify=notify,
+    )
 
 
 def resolve_incident(

@@ -86,7 +86,9 @@ def build(
         [*stored.first_seen.values(), *(i.created_at for i in incidents)],
         default=started_at or now,
     )
-    bearing = _Bearing.of(incidents, maintenances, now, store.overrides.active(now))
+    bearing = _Bearing.of(
+        incidents, maintenances, now, store.overrides.active(now), store.alerts.statuses(now)
+    )
     components = {
         c.id: _component_view(
             c,
@@ -173,6 +175,7 @@ class _Bearing:
     incidents: dict[str, list[tuple[str, datetime]]]  # id -> (status, incident updated_at)
     maintenance: dict[str, datetime]  # id -> when its window started
     overrides: dict[str, tuple[str, datetime]]  # id -> (status, when it was set)
+    alerts: dict[str, str]  # id -> the worst status its firing alerts give it
 
     @classmethod
     def of(
@@ -181,6 +184,7 @@ class _Bearing:
         maintenances: list[Maintenance],
         now: datetime,
         overrides: dict | None = None,
+        alerts: dict[str, str] | None = None,
     ):
         by_component: dict[str, list[tuple[str, datetime]]] = {}
         for incident in incidents:
@@ -194,7 +198,7 @@ class _Bearing:
                     start = m.started_at or m.scheduled_for
                     started[component_id] = max(start, started.get(component_id, start))
         hand_set = {c: (row.status, row.created_at) for c, row in (overrides or {}).items()}
-        return cls(by_component, started, hand_set)
+        return cls(by_component, started, hand_set, alerts or {})
 
     def status(self, component_id: str, status: str) -> str:
         """The status the component shows (:func:`status.rules.shown_status`)."""
@@ -203,6 +207,7 @@ class _Bearing:
             [s for s, _ in self.incidents.get(component_id, ())],
             in_maintenance=component_id in self.maintenance,
             override=self.overrides[component_id][0] if component_id in self.overrides else None,
+            alert=self.alerts.get(component_id),
         )
 
     def since(self, component_id: str) -> datetime | None:
@@ -269,6 +274,7 @@ def current_statuses(store: Store, config: Config, now: datetime) -> dict[str, s
         [_maintenance(*parts) for parts in store.maintenance.public()],
         now,
         store.overrides.active(now),
+        store.alerts.statuses(now),
     )
     states, newest = store.components.states(), store.probes.newest_results()
     return {c.id: bearing.status(c.id, _probed(c, states, newest, now)) for c in config.components}

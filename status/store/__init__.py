@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from status.store.accounts import SessionRepository, TokenRepository, UserRepository
+from status.store.alerts import AlertRepository
 from status.store.audit import AuditRepository
 from status.store.components import ComponentRepository, ComponentState
 from status.store.engine import create_private_file, make_engine
@@ -65,6 +66,7 @@ class Repositories:
         self.idempotency = IdempotencyRepository(scope)
         self.subscribers = SubscriberRepository(scope)
         self.outbox = OutboxRepository(scope)
+        self.alerts = AlertRepository(scope)
 
 
 class UnitOfWork(Repositories):

@@ -19,6 +19,7 @@ class IncidentRepository(TimelineRepository):
     components_table = t.incident_components
     key = "incident_id"
     order = (t.incidents.c.created_at.desc(), t.incidents.c.id)
+    public_only = (t.incidents.c.draft == sa.false(),)  # drafts wait in the console
 
     def create(
         self,
@@ -29,6 +30,7 @@ class IncidentRepository(TimelineRepository):
         components: dict[str, str],
         at: datetime,
         auto: bool = False,
+        draft: bool = False,
     ) -> int:
         """A new incident without updates; ``components``: id -> the status it causes."""
         monitoring, resolved = rules.incident_times(status)
@@ -42,6 +44,7 @@ class IncidentRepository(TimelineRepository):
             monitoring_at=at if monitoring else None,
             resolved_at=at if resolved else None,
             auto=auto,
+            draft=draft,
         )
         rows = [{"component_id": c, "status": s} for c, s in components.items()]
         with self.scope.write() as conn:
@@ -68,6 +71,16 @@ class IncidentRepository(TimelineRepository):
             affected_components=affected_components or [],
             deliver_notifications=deliver_notifications,
         )
+
+    def publish(self, incident_id: int, at: datetime) -> None:
+        """A draft goes public."""
+        with self.scope.write() as conn:
+            conn.execute(
+                sa.update(t.incidents)
+                .where(t.incidents.c.id == incident_id)
+                .values(draft=False, updated_at=at)
+            )
+            self.scope.public_changed(conn)
 
     def get_update(self, incident_id: int, update_id: int) -> sa.Row | None:
         u = t.incident_updates.c

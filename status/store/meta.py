@@ -30,3 +30,22 @@ class MetaRepository(Repository):
                     index_elements=["key"], set_={"value": value}
                 )
             )
+
+    def add(self, counts: dict[str, int]) -> None:
+        """Add to counters kept under ``key`` (what every process's /metrics reads)."""
+        with self.scope.write() as conn:
+            for key, n in counts.items():
+                if not n:
+                    continue
+                stmt = insert(conn, t.meta).values(key=key, value=str(n))
+                new = sa.cast(sa.cast(t.meta.c.value, sa.Integer) + n, sa.Text)
+                conn.execute(
+                    stmt.on_conflict_do_update(index_elements=["key"], set_={"value": new})
+                )
+
+    def counters(self, prefix: str) -> dict[str, int]:
+        """The counters whose key starts with ``prefix``, by the rest of the key."""
+        m = t.meta.c
+        with self.scope.read() as conn:
+            rows = conn.execute(sa.select(m.key, m.value).where(m.key.startswith(prefix))).all()
+        return {key[len(prefix) :]: int(value) for key, value in rows}

@@ -17,6 +17,7 @@ class TimelineRepository(Repository):
     components_table: sa.Table
     key: str  # the foreign key naming the parent in the other two tables
     order: tuple  # newest first, for public()
+    public_only: tuple = ()  # conditions a row meets to be public
 
     def _insert(self, conn, values: dict, components: list[dict]) -> int:
         parent_id = conn.execute(sa.insert(self.table).values(**values)).inserted_primary_key[0]
@@ -71,7 +72,8 @@ class TimelineRepository(Repository):
     def public(self) -> list[tuple[sa.Row, list[sa.Row], list[sa.Row]]]:
         """Every row, newest first, with its updates (newest first) and components."""
         with self.scope.read() as conn:
-            parents = conn.execute(sa.select(self.table).order_by(*self.order)).all()
+            query = sa.select(self.table).where(*self.public_only).order_by(*self.order)
+            parents = conn.execute(query).all()
             return self._with_children(conn, parents, everything=True)
 
     def page(

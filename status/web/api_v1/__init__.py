@@ -16,6 +16,7 @@ from status.runtime import runtime
 from status.web import security
 from status.web.api_v1 import (
     admin,
+    alertmanager,
     errors,
     incidents,
     maintenances,
@@ -32,7 +33,14 @@ def openapi_document():
     return jsonify(openapi.document(runtime().config.site.title))
 
 
-for part in (incidents.bp, maintenances.bp, overrides.bp, admin.bp, subscribers.bp):
+for part in (
+    incidents.bp,
+    maintenances.bp,
+    overrides.bp,
+    admin.bp,
+    subscribers.bp,
+    alertmanager.bp,
+):
     bp.register_blueprint(part)
 bp.after_request(security.private)
 for exception in (errors.ApiError, ops.OpsError, HTTPException):

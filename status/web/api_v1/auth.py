@@ -38,10 +38,10 @@ def authenticate() -> ops.TokenIdentity:
     return identity
 
 
-def actor() -> ops.Actor:
+def actor(kind: str = "token") -> ops.Actor:
     """Who acts in this request (for the audit log), with where from."""
     identity: ops.TokenIdentity = g.identity
-    return ops.Actor("token", identity.name, ip=request.remote_addr)
+    return ops.Actor(kind, identity.name, ip=request.remote_addr)
 
 
 def guarded(view: Callable, spec: Endpoint) -> Callable:
@@ -59,13 +59,17 @@ def guarded(view: Callable, spec: Endpoint) -> Callable:
             except ValidationError as exc:
                 return from_validation(exc, "query")
         if spec.body is not None:
+            if spec.max_body is not None:
+                request.max_content_length = spec.max_body
             data = request.get_json(silent=True)
+            if data is None and not request.get_data(cache=True):
+                data = {}  # no body at all: the model's defaults (or its missing fields)
             if not isinstance(data, dict):
                 raise ApiError(400, "bad_request", "the body must be a JSON object")
             try:
                 args["body"] = spec.body.model_validate(data)
             except ValidationError as exc:
-                return from_validation(exc, "body")
+                return from_validation(exc, "body", spec.invalid_body)
 
         def answer() -> Response:
             return as_response(view(**args), spec.status)

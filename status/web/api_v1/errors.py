@@ -25,12 +25,12 @@ def error(status: int, code: str, message: str, field: str | None = None) -> Res
     return response
 
 
-def from_validation(exc: ValidationError, where: str) -> Response:
+def from_validation(exc: ValidationError, where: str, status: int | None = None) -> Response:
     """The first problem pydantic found, with the field's dotted path."""
     first = exc.errors(include_url=False)[0]
     field = ".".join(str(p) for p in first["loc"]) or None
     message = first["msg"]
-    return error(422 if where == "body" else 400, "invalid", message, field)
+    return error(status or (422 if where == "body" else 400), "invalid", message, field)
 
 
 def handle(exc: ApiError | ops.OpsError | HTTPException) -> Response:

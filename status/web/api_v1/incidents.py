@@ -44,6 +44,7 @@ def incident_out(row, updates, components) -> s.IncidentOut:
         monitoring_at=row.monitoring_at,
         resolved_at=row.resolved_at,
         components={c.component_id: c.status for c in components},
+        draft=row.draft,
         updates=[update_out(u) for u in updates],
     )
 
@@ -109,6 +110,23 @@ def open_incident(body: s.IncidentCreate):
 )
 def get_incident(incident_id: int):
     return one(runtime().store.incidents, incident_out, incident_id, "incident")
+
+
+@endpoint(
+    bp,
+    "POST",
+    "/incidents/{incident_id}/publish",
+    summary="Publish a draft (an alert's, say): on the public page, and to subscribers",
+    tag="incidents",
+    role=Role.EDITOR,
+    body=s.IncidentPublish,
+    answer=s.IncidentOut,
+    errors=WRITE,
+)
+def publish_incident(incident_id: int, body: s.IncidentPublish):
+    store = runtime().store
+    ops.publish_incident(store, actor(), incident_id, notify=body.notify)
+    return one(store.incidents, incident_out, incident_id, "incident")
 
 
 @endpoint(

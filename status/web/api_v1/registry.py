@@ -24,6 +24,8 @@ class Endpoint:
     answer: type[BaseModel] | None = None
     status: int = 200
     errors: tuple[int, ...] = field(default=())
+    max_body: int | None = None  # bytes, where the app-wide limit is too small
+    invalid_body: int = 422  # the status of a body that does not validate
 
 
 ENDPOINTS: list[Endpoint] = []

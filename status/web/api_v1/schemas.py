@@ -67,6 +67,7 @@ class IncidentCreate(Model):
         default_factory=dict, description="component id -> the status this incident causes"
     )
     notify: bool = True
+    draft: bool = Field(False, description="keep it off the public page until published")
 
 
 class IncidentUpdateCreate(Model):
@@ -100,7 +101,12 @@ class IncidentOut(Model):
     monitoring_at: datetime | None
     resolved_at: datetime | None
     components: dict[str, str]
+    draft: bool = Field(False, description="not on the public page yet")
     updates: list[UpdateOut] = Field(description="newest first")
+
+
+class IncidentPublish(Model):
+    notify: bool = Field(True, description="tell the subscribers")
 
 
 class IncidentQuery(PageQuery):

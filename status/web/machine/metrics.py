@@ -14,6 +14,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from status.clock import utcnow
 from status.models import ComponentStatus, OutboxState, SubscriberState
+from status.ops.alerts import RECEIVED as ALERTS_RECEIVED
 from status.runtime import runtime
 from status.snapshot import current_statuses
 
@@ -41,6 +42,7 @@ class StatusCollector:
             outbox = rt.store.outbox.counts()
             subscribers_by_state = rt.store.subscribers.count_by_state()
             statuses = current_statuses(rt.store, config, now)
+            alerts_received = rt.store.meta.counters(ALERTS_RECEIVED)
         except Exception as exc:
             log.warning("metrics: database unreadable: %s", str(exc).splitlines()[0])
             up.add_metric([], 0)
@@ -62,30 +64,41 @@ class StatusCollector:
         yield GaugeMetricFamily(
             "leitstand_incidents_open", "Incidents not yet resolved", value=incidents_open
         )
-        yield GaugeMetricFamily(
-            "leitstand_outbox_pending",
-            "Notifications waiting to be delivered",
-            value=outbox_pending,
-        )
-        failed = CounterMetricFamily(
-            "leitstand_outbox_failed", "Notifications given up on (see the console for why)"
-        )
-        failed.add_metric(
-            [], sum(n for (state, _), n in outbox.items() if state == OutboxState.FAILED)
-        )
-        yield failed
-        sent = CounterMetricFamily(
-            "leitstand_notifications_sent", "Notifications delivered", labels=["channel"]
-        )
-        for channel in sorted({"email", *(c for _, c in outbox)}):
-            sent.add_metric([channel], outbox.get((OutboxState.SENT.value, channel), 0))
-        yield sent
-        subscribers = GaugeMetricFamily(
-            "leitstand_subscribers", "Subscribers by state", labels=["state"]
-        )
-        for state in SubscriberState:
-            subscribers.add_metric([state.value], subscribers_by_state.get(state.value, 0))
-        yield subscribers
+        yield from _counts(outbox_pending, outbox, subscribers_by_state, alerts_received)
+
+
+def _counts(outbox_pending: int, outbox: dict, subscribers_by_state: dict, alerts_received: dict):
+    """The outbox, the subscribers and the alerts received, as counted in the database."""
+    yield GaugeMetricFamily(
+        "leitstand_outbox_pending",
+        "Notifications waiting to be delivered",
+        value=outbox_pending,
+    )
+    failed = CounterMetricFamily(
+        "leitstand_outbox_failed", "Notifications given up on (see the console for why)"
+    )
+    failed.add_metric([], sum(n for (state, _), n in outbox.items() if state == OutboxState.FAILED))
+    yield failed
+    sent = CounterMetricFamily(
+        "leitstand_notifications_sent", "Notifications delivered", labels=["channel"]
+    )
+    for channel in sorted({"email", *(c for _, c in outbox)}):
+        sent.add_metric([channel], outbox.get((OutboxState.SENT.value, channel), 0))
+    yield sent
+    subscribers = GaugeMetricFamily(
+        "leitstand_subscribers", "Subscribers by state", labels=["state"]
+    )
+    for state in SubscriberState:
+        subscribers.add_metric([state.value], subscribers_by_state.get(state.value, 0))
+    yield subscribers
+    received = CounterMetricFamily(
+        "leitstand_alerts_received",
+        "Alerts Alertmanager delivered, by whether an alerts: rule took them",
+        labels=["result"],
+    )
+    for result in ("matched", "unmatched"):
+        received.add_metric([result], alerts_received.get(result, 0))
+    yield received
 
 
 @bp.get("/metrics")
