@@ -59,11 +59,11 @@ def probe(spec: HttpProbe, *, timeout: float) -> ProbeResult:
         deadline = Deadline(timeout)
         response = _send(spec, deadline)
     except Exception as exc:
-        return failure(_request_error(exc, timeout), started)
+        return failure(request_error(exc, timeout), started)
     try:
         return _judge(spec.expect, response, deadline, started)
     except Exception as exc:
-        return failure(_request_error(exc, timeout), started)
+        return failure(request_error(exc, timeout), started)
     finally:
         # A body read to the end has given its connection back to the pool already;
         # one we stopped reading is closed here rather than reused half-read.
@@ -168,9 +168,9 @@ def _judge(
             _status_error(expect, response), started, http_content_length=declared, **measured
         )
     try:
-        body, truncated = _read_body(response, deadline)
+        body, truncated = read_body(response, deadline)
     except Exception as exc:
-        return failure(_request_error(exc, deadline.timeout), started, **measured)
+        return failure(request_error(exc, deadline.timeout), started, **measured)
     measured["http_content_length"] = max(len(body), declared or 0)
     error = _body_error(expect, response, body, truncated)
     if error:
@@ -202,7 +202,7 @@ def _declared_length(response: requests.Response) -> int | None:
         return None
 
 
-def _read_body(response: requests.Response, deadline: Deadline) -> tuple[bytes, bool]:
+def read_body(response: requests.Response, deadline: Deadline) -> tuple[bytes, bool]:
     """Up to BODY_LIMIT bytes of the (decoded) body, and whether there was more.
 
     ``read1`` returns whatever one socket read brings, so the deadline is checked between
@@ -285,7 +285,7 @@ def _show(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _request_error(exc: BaseException, timeout: float) -> str:
+def request_error(exc: BaseException, timeout: float) -> str:
     """A short text for what requests, urllib3 or the socket raised.
 
     Said from the wrapped cause that says it best; what no case here explains gets the

@@ -24,7 +24,7 @@ import time
 import uuid
 from collections.abc import Callable
 
-from probes import base, dns, heartbeat, http, tcp, tls
+from probes import base, dns, heartbeat, http, prometheus, tcp, tls
 from probes.metrics import ProbeMetrics
 from probes.ownership import SHARDS, Ownership
 from probes.recorder import Check, Recorder, checks_of
@@ -40,6 +40,7 @@ PROBES: dict[str, base.Probe] = {
     "tcp": tcp.probe,
     "tls": tls.probe,
     "dns": dns.probe,
+    "prometheus": prometheus.probe,
 }
 TICK = 0.005
 """The dispatcher starts what is due at most this often (seconds): the least lag it adds."""

@@ -80,7 +80,7 @@ BAD = [
     (
         probes("{type: icmp, host: h}"),
         "components[0].probes[0]: unknown probe type 'icmp': "
-        "use one of http, tcp, tls, dns, heartbeat",
+        "use one of http, tcp, tls, dns, heartbeat, prometheus",
     ),
     (
         probes("{type: http, url: 'ftp://x'}"),
@@ -129,7 +129,8 @@ BAD = [
     ),
     (
         probes("{port: 1}"),
-        "components[0].probes[0]: required: type, one of http, tcp, tls, dns, heartbeat",
+        "components[0].probes[0]: required: type, one of http, tcp, tls, dns, heartbeat, "
+        "prometheus",
     ),
     ("- just\n- a list\n", "(top level): must be a mapping of keys (site, components, ...)"),
     (
@@ -152,6 +153,32 @@ BAD = [
     (
         "site: {title: T, url: 'https://s.example', languages: [fr]}\n" + ONE,
         "site.languages[0]: Input should be 'en' or 'de'",
+    ),
+    (
+        probes("{type: prometheus, url: 'http://p:9090', query: up}"),
+        "components[0].probes[0].expect: required",
+    ),
+    (
+        probes("{type: prometheus, url: 'http://p:9090', expect: {value: 1}}"),
+        "components[0].probes[0].query: required",
+    ),
+    (
+        probes("{type: prometheus, url: 'p:9090', query: up, expect: {value: 1}}"),
+        "components[0].probes[0].url: must be an http:// or https:// URL, not 'p:9090'",
+    ),
+    (
+        probes("{type: prometheus, url: 'http://p', query: up, expect: {value: '=< 0.05'}}"),
+        "components[0].probes[0].expect.value: invalid comparison '=< 0.05': use an operator "
+        "(<, <=, ==, !=, >=, >) and a number, like '< 0.05'",
+    ),
+    (
+        probes("{type: prometheus, url: 'http://p', query: up, expect: {value: '< x'}}"),
+        "components[0].probes[0].expect.value: invalid comparison '< x': use an operator "
+        "(<, <=, ==, !=, >=, >) and a number, like '< 0.05'",
+    ),
+    (
+        probes("{type: prometheus, url: 'http://p', query: up, expect: {value: 1, no_data: skip}}"),
+        "components[0].probes[0].expect.no_data: Input should be 'fail' or 'ok'",
     ),
     (
         SITE + "components:\n  - {id: web, name: Web, probes: ['${NOPE}']}\n",
@@ -311,6 +338,30 @@ def test_it_fills_defaults(tmp_path):
     assert config.site.timezone == "UTC" and config.site.languages == ["en", "de"]
     assert config.smtp is None
     assert (config.scheduler.concurrency, config.retention.raw_days) == (32, 7)
+
+
+def test_it_reads_a_prometheus_probe_and_its_comparison(tmp_path):
+    path = write(
+        tmp_path,
+        probes(
+            "{type: prometheus, url: 'http://prometheus:9090', query: 'up{job=\"api\"}',"
+            " headers: {Authorization: 'Bearer ${PROM_TOKEN}'}, expect: {value: '>= 1'}}",
+            "{type: prometheus, id: errors, url: 'https://p', query: x, expect: {value: 0.5}}",
+        ),
+    )
+    first, second = load_config(path, environ={"PROM_TOKEN": "t0k"}).component("web").probes
+    assert (first.key, first.query, first.headers) == (
+        "prometheus",
+        'up{job="api"}',
+        {"Authorization": "Bearer t0k"},
+    )
+    assert (str(first.expect.value), first.expect.no_data, first.verify_tls) == (
+        ">= 1",
+        "fail",
+        True,
+    )
+    assert [first.expect.value.holds(v) for v in (0.5, 1, 2)] == [False, True, True]
+    assert (second.key, str(second.expect.value)) == ("errors", "== 0.5")
 
 
 @pytest.mark.parametrize(

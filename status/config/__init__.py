@@ -34,6 +34,8 @@ from status.config.probes import (
     HttpProbe,
     Probe,
     ProbeBase,
+    PrometheusExpect,
+    PrometheusProbe,
     TcpProbe,
     TlsProbe,
 )
@@ -60,6 +62,8 @@ __all__ = [
     "Port",
     "Probe",
     "ProbeBase",
+    "PrometheusExpect",
+    "PrometheusProbe",
     "Retention",
     "Scheduler",
     "Site",

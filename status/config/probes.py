@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import operator
 import re
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, ValidationInfo, field_validator, model_validator
@@ -123,7 +126,64 @@ class HeartbeatProbe(ProbeBase):
     grace: Duration = 60.0
 
 
+_COMPARE: dict[str, Callable[[float, float], bool]] = {
+    "<": operator.lt,
+    "<=": operator.le,
+    "==": operator.eq,
+    "!=": operator.ne,
+    ">=": operator.ge,
+    ">": operator.gt,
+}
+_COMPARISON = re.compile(r"\s*(<=|>=|==|!=|<|>)\s*(\S+)\s*")
+
+
+def _comparison(value: Any) -> dict[str, Any]:
+    """``"< 0.05"`` as ``{"op": "<", "number": 0.05}``; a bare number means ``==``."""
+    op, number = "==", value
+    if isinstance(value, str) and (match := _COMPARISON.fullmatch(value)):
+        op, number = match.groups()
+        with contextlib.suppress(ValueError):  # not a number: refused below
+            number = float(number)
+    if isinstance(number, int | float) and not isinstance(number, bool) and number == number:
+        return {"op": op, "number": number}  # number == number: not NaN
+    raise ValueError(
+        f"invalid comparison {value!r}: use an operator (<, <=, ==, !=, >=, >) and a number, "
+        "like '< 0.05'"
+    )
+
+
+class Comparison(Model):
+    """A sample's value against a number: ``< 0.05``, ``== 1``."""
+
+    op: Literal["<", "<=", "==", "!=", ">=", ">"]
+    number: float
+
+    def holds(self, value: float) -> bool:
+        return _COMPARE[self.op](value, self.number)
+
+    def __str__(self) -> str:
+        return f"{self.op} {self.number:.15g}"
+
+
+class PrometheusExpect(Model):
+    value: Annotated[Comparison, BeforeValidator(_comparison)]
+    """What every sample of the result (or the scalar) must satisfy."""
+    no_data: Literal["fail", "ok"] = "fail"
+    """What an empty result means: a failure (the default) or all well."""
+
+
+class PrometheusProbe(ProbeBase):
+    type: Literal["prometheus"]
+    url: HttpUrl  # the Prometheus server, e.g. http://prometheus:9090 (no /api/v1/query)
+    query: str = Field(min_length=1)
+    headers: dict[str, str] = {}
+    verify_tls: bool = True
+    ca_file: str | None = None  # trust these CAs instead of the system's
+    expect: PrometheusExpect
+
+
 Probe = Annotated[
-    HttpProbe | TcpProbe | TlsProbe | DnsProbe | HeartbeatProbe, Field(discriminator="type")
+    HttpProbe | TcpProbe | TlsProbe | DnsProbe | HeartbeatProbe | PrometheusProbe,
+    Field(discriminator="type"),
 ]
-PROBE_TYPES = ("http", "tcp", "tls", "dns", "heartbeat")
+PROBE_TYPES = ("http", "tcp", "tls", "dns", "heartbeat", "prometheus")
