@@ -3,6 +3,7 @@ incident per alert group (payloads shaped as Alertmanager 0.25 sends them)."""
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -210,3 +211,32 @@ def test_alertmanagers_zero_end_time_means_no_end(client, api):
     done = tick(store, datetime.now(UTC) + timedelta(days=3))
     assert not [what for what in done if what.startswith("alert.")]
     assert shown(client, "sip-gateway") == "major_outage"
+
+
+def test_two_deliveries_of_a_group_at_once_open_one_incident(app):
+    """Two Alertmanagers (an HA pair) deliver the same group at the same moment."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from status.ops.alerts import Alert, Notification
+
+    store = runtime(app).store
+    rules = runtime(app).config.alerts
+    now = utcnow()
+    notifications = [
+        Notification(
+            group_key="ha",
+            alerts=[Alert(f"fp{n}", "firing", {"service": "web", "alertname": f"A{n}"}, {},
+                          now, now + timedelta(minutes=5))],  # fmt: skip
+        )
+        for n in range(2)
+    ]
+    barrier = threading.Barrier(2)
+
+    def deliver(notification):
+        barrier.wait()
+        return ops.receive_alerts(store, ops.Actor("alertmanager", "am"), notification, rules)
+
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(deliver, notifications))
+    assert {r.incident_id for r in results} == {results[0].incident_id}
+    assert len(store.incidents.all()) == 1

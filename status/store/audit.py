@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from status import schema as t
+from status.store.engine import insert
 from status.store.scope import Repository
 
 HEAD, ANCHOR = "audit_head", "audit_anchor"
@@ -144,12 +145,16 @@ def _take_head(conn: Connection) -> str:
     """The newest hash, with its row locked for this transaction (a write comes first,
     so SQLite takes its write lock here rather than failing to upgrade a read later)."""
     # One round trip: the no-op UPDATE takes the row lock and RETURNING reads it.
-    head = conn.execute(
+    take = (
         sa.update(t.meta)
         .where(t.meta.c.key == HEAD)
         .values(value=t.meta.c.value)
         .returning(t.meta.c.value)
-    ).scalar()
+    )
+    head = conn.execute(take).scalar()
+    if head is None:  # the first entry ever: make the row to lock (two may try at once)
+        conn.execute(insert(conn, t.meta).values(key=HEAD, value="").on_conflict_do_nothing())
+        head = conn.execute(take).scalar()
     return head or ""
 
 

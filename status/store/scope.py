@@ -16,18 +16,22 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from status import schema as t
+from status.store.engine import insert
 
 
 def bump_data_version(conn: Connection) -> None:
     """Bump the counter the public snapshot follows, in the caller's transaction, so
     readers see a change and its bump together."""
-    updated = conn.execute(
+    bump = (
         sa.update(t.meta)
         .where(t.meta.c.key == "data_version")
         .values(value=sa.cast(sa.cast(t.meta.c.value, sa.Integer) + 1, sa.Text))
-    ).rowcount
-    if not updated:
-        conn.execute(sa.insert(t.meta).values(key="data_version", value="1"))
+    )
+    if not conn.execute(bump).rowcount:  # the first change ever (maybe two at once)
+        conn.execute(
+            insert(conn, t.meta).values(key="data_version", value="0").on_conflict_do_nothing()
+        )
+        conn.execute(bump)
 
 
 class EngineScope:
