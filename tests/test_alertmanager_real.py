@@ -22,11 +22,11 @@ from werkzeug.serving import make_server
 
 from status.clock import utcnow
 from status.runtime import runtime
+from tests import test_alerts, test_api_v1
 from tests.conftest import system_component_missing
-from tests.test_alerts import config_file  # noqa: F401 (the config with alerts:)
-from tests.test_api_v1 import tokens  # noqa: F401 (fixture)
 from tests.test_process import free_port
 
+config_file, tokens = test_alerts.config_file, test_api_v1.tokens  # fixtures used here too
 ALERTMANAGER = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
 LABELS = {"alertname": "SipDown", "service": "telephony", "region": "eu", "severity": "critical"}
 
@@ -44,7 +44,9 @@ def served(app):
 @pytest.fixture
 def alertmanager(tmp_path, served, tokens):
     if ALERTMANAGER is None:
-        system_component_missing("prometheus-alertmanager", "apt-get install prometheus-alertmanager")
+        system_component_missing(
+            "prometheus-alertmanager", "apt-get install prometheus-alertmanager"
+        )
     port = free_port()
     config = {
         "route": {

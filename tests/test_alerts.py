@@ -12,10 +12,14 @@ from status import ops
 from status.clock import utcnow
 from status.ops.clock import tick
 from status.runtime import runtime
+from tests import test_api_v1
 from tests.conftest import MINIMAL_CONFIG
-from tests.test_api_v1 import api, tokens  # noqa: F401 (fixtures)
 
-ALERTS_CONFIG = MINIMAL_CONFIG + """\
+api, tokens = test_api_v1.api, test_api_v1.tokens  # the API's fixtures, here too
+
+ALERTS_CONFIG = (
+    MINIMAL_CONFIG
+    + """\
 alerts:
   - match: {service: telephony}
     match_re: {region: "eu|de"}
@@ -29,6 +33,7 @@ alerts:
     components: [website]
     incident: none
 """
+)
 
 
 @pytest.fixture
@@ -225,8 +230,16 @@ def test_two_deliveries_of_a_group_at_once_open_one_incident(app):
     notifications = [
         Notification(
             group_key="ha",
-            alerts=[Alert(f"fp{n}", "firing", {"service": "web", "alertname": f"A{n}"}, {},
-                          now, now + timedelta(minutes=5))],  # fmt: skip
+            alerts=[
+                Alert(
+                    f"fp{n}",
+                    "firing",
+                    {"service": "web", "alertname": f"A{n}"},
+                    {},
+                    now,
+                    now + timedelta(minutes=5),
+                )
+            ],
         )
         for n in range(2)
     ]
@@ -240,3 +253,16 @@ def test_two_deliveries_of_a_group_at_once_open_one_incident(app):
         results = list(pool.map(deliver, notifications))
     assert {r.incident_id for r in results} == {results[0].incident_id}
     assert len(store.incidents.all()) == 1
+
+
+def test_many_alerts_in_one_delivery_are_audited_each_and_the_chain_verifies(client, api):
+    many = [alert(f"A{n}", instance=f"host-{n}") for n in range(3)]
+    assert api("POST", "/alertmanager", json=payload(*many)).get_json()["changed"] == 3
+    store = runtime(client.application).store
+    entries = [e for e in store.audit.entries() if e.action == "alert.firing"]
+    assert sorted(e.target_id for e in entries) == sorted(a["fingerprint"] for a in many)
+    ops.open_incident(
+        store, ops.Actor("user", "a@example.org"), name="After", status="investigating",
+        impact="minor", body="",
+    )  # fmt: skip
+    assert store.audit.verify() is None

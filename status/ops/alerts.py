@@ -86,13 +86,9 @@ def receive(
         before = uow.alerts.get_many(row["fingerprint"] for row in rows)
         changed = [row for row in rows if _state(row) != _state(before.get(row["fingerprint"]))]
         uow.alerts.save(rows, changed=bool(changed))
-        for row in changed:
-            old = before.get(row["fingerprint"])
-            audit.record(
-                uow, actor, f"alert.{row['status']}", ("alert", row["fingerprint"]), at,
-                before=_state(old) and {"status": old.status, "components": old.components},
-                name=row["name"], group_key=row["group_key"], components=row["components"],
-            )  # fmt: skip
+        audit.record_many(
+            uow, actor, [_entry(row, before.get(row["fingerprint"])) for row in changed], at
+        )
         result.changed = len(changed)
         uow.meta.add(
             {f"{RECEIVED}matched": result.matched, f"{RECEIVED}unmatched": result.unmatched}
@@ -183,6 +179,13 @@ def _row(group_key: str, alert: Alert, taken: list[AlertRule], at: datetime) -> 
         received_at=at,
         updated_at=at,
     )
+
+
+def _entry(row: dict, old) -> tuple[str, tuple[str, str], dict]:
+    details = dict(name=row["name"], group_key=row["group_key"], components=row["components"])
+    if old is not None:
+        details["before"] = {"status": old.status, "components": old.components}
+    return (f"alert.{row['status']}", ("alert", row["fingerprint"]), details)
 
 
 def _state(row) -> tuple | None:

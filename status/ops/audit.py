@@ -30,6 +30,29 @@ def record(
     )
 
 
+def record_many(
+    uow: UnitOfWork,
+    actor: Actor,
+    entries: list[tuple[str, tuple[str, int | str], dict]],
+    at: datetime,
+) -> None:
+    """Several entries by one actor at one time: (action, target, details) each."""
+    uow.audit.record_many(
+        [
+            dict(
+                at=at,
+                actor=str(actor),
+                action=action,
+                target_type=target[0],
+                target_id=str(target[1]),
+                details=details,
+                ip=actor.ip,
+            )
+            for action, target, details in entries
+        ]
+    )
+
+
 def purge_audit_log(
     store: Store, actor: Actor, *, before: datetime, at: datetime | None = None
 ) -> int:
