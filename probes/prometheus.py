@@ -34,6 +34,7 @@ API_PATH = "/api/v1/query"
 SERVER_SHARE = 0.9
 """Of what is left of the deadline, the share Prometheus gets for the query itself."""
 LABELS_LIMIT = 120
+NOT_THE_API = "answer is not from the Prometheus query API: check url"
 
 _local = threading.local()
 
@@ -125,13 +126,15 @@ def _data(status: int, body: bytes, truncated: bool) -> dict:
             raise _Unusable(f"status {status} from Prometheus")
         if truncated:
             raise _Unusable(f"answer larger than {BODY_LIMIT >> 20} MiB: return fewer series")
-        raise _Unusable("answer is not from the Prometheus query API: check url")
+        raise _Unusable(NOT_THE_API)
     if answer["status"] == "error":
         kind, text = answer.get("errorType") or "error", str(answer.get("error") or "")
-        raise _Unusable(f"query failed: {kind}: {text}"[:300])
-    data = answer.get("data")
-    if status != 200 or not isinstance(data, dict):
+        raise _Unusable(f"query failed: {kind}{': ' if text else ''}{text}"[:300])
+    if status != 200:
         raise _Unusable(f"status {status} from Prometheus")
+    data = answer.get("data")
+    if not isinstance(data, dict):
+        raise _Unusable(NOT_THE_API)
     return data
 
 
@@ -142,15 +145,21 @@ def _samples(data: dict) -> Iterator[tuple[dict | None, Any]]:
         yield None, result[1]
     elif kind == "vector" and isinstance(result, list):
         for sample in result:
-            if not isinstance(sample, dict):
-                raise _Unusable("answer is not from the Prometheus query API: check url")
-            value = sample.get("value")
-            yield sample.get("metric") or {}, value[1] if isinstance(value, list) else None
+            labels, value = _get(sample, "metric") or {}, _get(sample, "value")
+            if not isinstance(labels, dict):
+                raise _Unusable(NOT_THE_API)
+            yield labels, value[1] if isinstance(value, list) and len(value) == 2 else None
     elif kind in ("matrix", "string"):
         what = "a range vector" if kind == "matrix" else "a string"
         raise _Unusable(f"the query returned {what}: expected an instant vector or a scalar")
     else:
-        raise _Unusable("answer is not from the Prometheus query API: check url")
+        raise _Unusable(NOT_THE_API)
+
+
+def _get(node: Any, key: str) -> Any:
+    if not isinstance(node, dict):
+        raise _Unusable(NOT_THE_API)
+    return node.get(key)
 
 
 def _sample_error(expect: PrometheusExpect, labels: dict | None, text: Any) -> str | None:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from urllib.parse import parse_qs, urlsplit
 
@@ -174,3 +175,38 @@ def test_it_shortens_long_label_sets():
     text = prometheus.series(labels)
     assert len(text) == prometheus.LABELS_LIMIT and text.endswith("...}")
     assert prometheus.series({"a": 'say "hi"'}) == '{a="say \\"hi\\""}'
+
+
+NOT_THE_API = "answer is not from the Prometheus query API: check url"
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        ({"status": "success"}, NOT_THE_API),
+        ({"status": "success", "data": []}, NOT_THE_API),
+        ({"status": "success", "data": {"resultType": "vector", "result": [1]}}, NOT_THE_API),
+        ({"status": "success", "data": {"resultType": "vector", "result": {}}}, NOT_THE_API),
+        ({"status": "success", "data": {"resultType": "scalar", "result": "1"}}, NOT_THE_API),
+        ({"status": "success", "data": {"resultType": "other", "result": []}}, NOT_THE_API),
+        (
+            {"status": "success", "data": {"resultType": "vector", "result": [{"metric": 1}]}},
+            NOT_THE_API,
+        ),
+        (vector(({"a": 1}, [])), "value '[]' is not a number for {a=\"1\"}"),
+        (vector(({}, "one")), "value 'one' is not a number for {}"),
+        ({"status": "error"}, "query failed: error"),
+        ([1, 2], NOT_THE_API),
+        ("not json", NOT_THE_API),
+    ],
+)
+def test_it_names_answers_it_cannot_judge_and_never_raises(body, error):
+    text = body if isinstance(body, str) else json.dumps(body)
+    expect = spec("http://p").expect
+    assert prometheus.judge(expect, 200, text.encode(), truncated=False) == error
+
+
+def test_a_cut_off_answer_is_too_big_not_broken():
+    expect = spec("http://p").expect
+    error = prometheus.judge(expect, 200, b'{"status": "success", "da', truncated=True)
+    assert error == "answer larger than 1 MiB: return fewer series"
