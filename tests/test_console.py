@@ -228,3 +228,25 @@ def test_maintenance_and_overrides_from_the_console(app, as_role):
         post(editor, "/console/overrides", action="clear", component="website").status_code == 302
     )
     assert runtime(app).store.overrides.active(utcnow()) == {}
+
+
+def test_an_editor_publishes_a_draft_the_public_then_sees(app, client, as_role):
+    store = runtime(app).store
+    draft = ops.open_incident(
+        store, ops.Actor("alertmanager", "am"), name="Alert: SIP down", status="investigating",
+        impact="major", body="- SipDown", draft=True,
+    )  # fmt: skip
+    runtime(app).snapshots = None
+    assert "Alert: SIP down" not in client.get("/").text
+    viewer, editor = as_role("viewer"), as_role("editor")
+    assert "Draft" in viewer.get("/console/incidents").text
+    page = viewer.get(f"/console/incidents/{draft}").text
+    assert "not on the public page" in page and 'value="publish"' not in page
+    assert post(viewer, f"/console/incidents/{draft}", action="publish").status_code == 403
+    assert 'value="publish"' in editor.get(f"/console/incidents/{draft}").text
+    published = post(editor, f"/console/incidents/{draft}", action="publish", notify="on")
+    assert published.status_code == 302 and not store.incidents.get(draft).draft
+    runtime(app).snapshots = None
+    assert "Alert: SIP down" in client.get("/").text
+    [event] = [e for e in store.events.after(0) if e.kind == "incident.opened"]
+    assert event.notify and event.object_id == str(draft)

@@ -114,6 +114,13 @@ def post_incident_update(incident_id: int, context: dict):
     action = request.form.get("action")
     if action in ("edit", "delete"):
         return change_posted_update(incident_id, action)
+    if action == "publish":
+        try:
+            ops.publish_incident(runtime().store, actor(), incident_id, notify=forms.flag("notify"))
+            flash(_("Incident published."), "info")
+        except ops.OpsError as exc:
+            flash(str(exc), "error")
+        return redirect(url_for("console.incident", incident_id=incident_id))
     if action == "preview":
         preview = markdown.render(forms.field("body"))
         return render_template(
