@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import click
 from flask.cli import AppGroup
 
-from status import ops, rules
+from status import ops
 from status.cli import config_holder
 from status.cli_accounts import run
 from status.clock import moment, utcnow
@@ -131,14 +131,25 @@ def incident_resolve(incident_id, body, notify) -> None:
 @incident_group.command("list")
 @click.option("--all", "show_all", is_flag=True, help="Resolved ones too (default: open).")
 def incident_list(show_all: bool) -> None:
-    """Incidents, newest first: id, status, impact, started, name."""
-    for row, _, components in runtime().store.incidents.public():
-        if show_all or not rules.is_closed(row.status):
-            affected = ",".join(f"{c.component_id}={c.status}" for c in components) or "-"
-            click.echo(
-                f"{row.id}\t{row.status}\t{row.impact}\t"
-                f"{row.started_at.isoformat(timespec='seconds')}\t{affected}\t{row.name}"
-            )
+    """Incidents, newest first: id, status, impact, started, components, name (a draft's
+    name says so)."""
+    rows = runtime().store.incidents.listing(open_only=not show_all, limit=100_000)
+    for row, _, components in rows:
+        affected = ",".join(f"{c.component_id}={c.status}" for c in components) or "-"
+        click.echo(
+            f"{row.id}\t{row.status}\t{row.impact}\t"
+            f"{row.started_at.isoformat(timespec='seconds')}\t{affected}\t"
+            f"{'[draft] ' if row.draft else ''}{row.name}"
+        )
+
+
+@incident_group.command("publish")
+@click.argument("incident_id", type=int)
+@click.option("--notify/--no-notify", default=True, show_default=True)
+def incident_publish(incident_id, notify) -> None:
+    """Put the draft INCIDENT_ID (an alert's, say) on the public page."""
+    run(ops.publish_incident, incident_id, notify=notify)
+    click.echo(f"incident {incident_id}: published")
 
 
 # -- maintenance ---------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from status import ops
 from status.clock import utcnow
 from status.runtime import runtime
 
@@ -146,3 +147,18 @@ def test_a_window_is_extended_or_moved_and_its_calendar_sequence_grows(app, runn
     assert shorter.exit_code == 1 and "end: must be after the start" in shorter.output
     assert invoke(runner, "maintenance", "update", window).exit_code == 2
     assert [e.kind for e in store.events.after()][-1] == "maintenance.rescheduled"
+
+
+def test_a_draft_is_listed_as_one_and_published_from_the_shell(app, client, runner):
+    draft = ops.open_incident(
+        runtime(app).store, ops.Actor("alertmanager", "am"), name="SIP alerts",
+        status="investigating", impact="major", body="", draft=True,
+    )  # fmt: skip
+    assert f"{draft}\tinvestigating\tmajor\t" in invoke(runner, "incident", "list").output
+    assert "[draft] SIP alerts" in invoke(runner, "incident", "list").output
+    assert unresolved(app, client) == []
+    published = invoke(runner, "incident", "publish", str(draft), "--no-notify")
+    assert published.exit_code == 0 and last_line(published) == f"incident {draft}: published"
+    assert [i["name"] for i in unresolved(app, client)] == ["SIP alerts"]
+    again = invoke(runner, "incident", "publish", str(draft))
+    assert again.exit_code != 0 and "published already" in again.output
