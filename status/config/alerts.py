@@ -102,3 +102,33 @@ def rules_for(rules: list[AlertRule], labels: dict[str, str]) -> list[AlertRule]
             if not rule.continue_:
                 break
     return taken
+
+
+class RuleIndex:
+    """:func:`rules_for` for many alerts: each rule is filed under its first equality
+    matcher, so an alert is tried only against the rules that can take it (a thousand
+    alerts against two hundred rules is 200,000 tries otherwise), in the same order."""
+
+    def __init__(self, rules: list[AlertRule]) -> None:
+        self.rules = rules
+        self.always: list[int] = []  # no equality matcher to file them under
+        self.by_label: dict[str, dict[str, list[int]]] = {}
+        for i, rule in enumerate(rules):
+            key = next((m for m in rule.compiled if m.op == "=" and m.value), None)
+            if key is None:
+                self.always.append(i)
+            else:
+                self.by_label.setdefault(key.label, {}).setdefault(key.value, []).append(i)
+
+    def taking(self, labels: dict[str, str]) -> list[AlertRule]:
+        candidates = list(self.always)
+        for label, values in self.by_label.items():
+            candidates += values.get(labels.get(label, ""), ())
+        taken = []
+        for i in sorted(candidates):
+            rule = self.rules[i]
+            if rule.matches(labels):
+                taken.append(rule)
+                if not rule.continue_:
+                    break
+        return taken

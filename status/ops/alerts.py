@@ -17,7 +17,7 @@ from datetime import datetime
 
 from status import i18n, rules
 from status.clock import utcnow
-from status.config.alerts import AlertRule, rules_for
+from status.config.alerts import AlertRule, RuleIndex
 from status.models import ComponentStatus, IncidentStatus
 from status.ops import audit
 from status.ops.actor import Actor
@@ -74,8 +74,9 @@ def receive(
     at = at or utcnow()
     result = Received()
     rows, modes = [], []
+    index = RuleIndex(alert_rules)
     for alert in notification.alerts:
-        taken = rules_for(alert_rules, alert.labels)
+        taken = index.taking(alert.labels)
         if not taken:
             result.unmatched += 1
             continue
