@@ -37,8 +37,22 @@ MAINTENANCE_KIND = {
 }
 
 
-NOTIFYING = ("incident.", "maintenance.")
-"""The event kinds subscribers hear of (by prefix); overrides, for one, stay internal."""
+ONE_PERSON = "subscriber."
+NOTIFYING = ("incident.", "maintenance.", ONE_PERSON)
+"""The event kinds subscribers hear of (by prefix); overrides, for one, stay internal.
+A ``subscriber.*`` event is a mail to ``data.subscriber_id`` alone (the lifecycle's)."""
+PERSONAL = {
+    # kind: (the mail's template, its heading, the state its recipient must be in)
+    "subscriber.confirm_requested": ("confirm", N_("Confirm your subscription"), "pending"),
+    "subscriber.manage_requested": ("manage", N_("Your subscription"), "confirmed"),
+}
+
+
+def recipient_state(kind: str) -> str | None:
+    """The state a subscriber must be in to get this kind's mail (None: nobody)."""
+    if kind.startswith(ONE_PERSON):
+        return PERSONAL[kind][2] if kind in PERSONAL else None
+    return "confirmed"
 
 
 @dataclass(frozen=True)
@@ -55,10 +69,14 @@ class Notice:
     url: str  # the incident's or window's public page
     components: tuple[str, ...]  # names
     window: str = ""  # maintenance: start - end, local
+    template: str = "notification"  # templates/emails/<template>.{txt,html}
 
     @property
     def subject(self) -> str:
-        """``[Example Cloud Status] Investigating: Calls failing in EU``."""
+        """``[Example Cloud Status] Investigating: Calls failing in EU``; a mail to one
+        person has no name: ``[Example Cloud Status] Confirm your subscription``."""
+        if not self.name:
+            return f"[{self.site_title}] {self.status_label}"
         return f"[{self.site_title}] {self.status_label}: {self.name}"
 
     @property
@@ -76,6 +94,8 @@ def build(store: Store, config: Config, event, language: str) -> Notice | None:
     """The notice of ``event`` (an events row) in ``language``; None when what it is about
     is gone (deleted since)."""
     site, tz = config.site, config.site.tz
+    if event.kind.startswith(ONE_PERSON):
+        return _personal(config, event, language)
     if event.object_type == "incident":
         found = store.incidents.one(int(event.object_id))
         path, words = "incidents", INCIDENT_STATUS
@@ -106,6 +126,28 @@ def build(store: Store, config: Config, event, language: str) -> Notice | None:
         url=f"{site.url}/{path}/{item.id}",
         components=tuple(names),
         window=window,
+    )
+
+
+def _personal(config: Config, event, language: str) -> Notice | None:
+    """A mail to one person about their subscription (its link is the recipient's)."""
+    if event.kind not in PERSONAL:
+        return None
+    template, heading, _state = PERSONAL[event.kind]
+    site = config.site
+    return Notice(
+        event_id=event.id,
+        kind=event.kind,
+        language=language,
+        site_title=one_line(site.title),
+        site_url=site.url,
+        name="",
+        status_label=i18n.translate(heading, language),
+        body="",
+        when=i18n.format_when(event.at, site.tz, language),
+        url=site.url,
+        components=(),
+        template=template,
     )
 
 

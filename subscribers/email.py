@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "emails"
 MANAGE, UNSUBSCRIBE = "@@leitstand-manage-url@@", "@@leitstand-unsubscribe-url@@"
+CONFIRM = "@@leitstand-confirm-url@@"
 CONTROL = frozenset(chr(c) for c in range(32)) | {"\x7f"}
 
 
@@ -62,9 +63,9 @@ class Prepared:
 
     def __init__(self, notice: Notice, sender: str) -> None:
         env = _environment(notice.language)
-        links_ = {"manage_url": MANAGE, "unsubscribe_url": UNSUBSCRIBE}
-        self.text = env.get_template("notification.txt").render(notice=notice, **links_)
-        self.html = env.get_template("notification.html").render(notice=notice, **links_)
+        links_ = {"manage_url": MANAGE, "unsubscribe_url": UNSUBSCRIBE, "confirm_url": CONFIRM}
+        self.text = env.get_template(f"{notice.template}.txt").render(notice=notice, **links_)
+        self.html = env.get_template(f"{notice.template}.html").render(notice=notice, **links_)
         self.domain = notice.domain
         self.event_id = notice.event_id
         self.boundary = f"=_leitstand_{secrets.token_hex(12)}"
@@ -78,12 +79,14 @@ class Prepared:
         head["List-Id"] = f"<notifications.{self.domain}>"
         self.head = bytes(head).split(b"\r\n\r\n", 1)[0] + b"\r\n"
 
-    def message(self, delivery: Delivery, manage_url: str, unsubscribe_url: str) -> bytes:
+    def message(
+        self, delivery: Delivery, manage_url: str, unsubscribe_url: str, confirm_url: str = ""
+    ) -> bytes:
         """The whole message for one recipient (CRLF line ends, ASCII only)."""
-        text = self.text.replace(MANAGE, manage_url).replace(UNSUBSCRIBE, unsubscribe_url)
-        html = self.html.replace(MANAGE, escape(manage_url)).replace(
-            UNSUBSCRIBE, escape(unsubscribe_url)
-        )
+        text, html = self.text, self.html
+        for placeholder, url in ((MANAGE, manage_url), (UNSUBSCRIBE, unsubscribe_url),
+                                 (CONFIRM, confirm_url)):  # fmt: skip
+            text, html = text.replace(placeholder, url), html.replace(placeholder, escape(url))
         b = self.boundary
         return b"".join(
             (
@@ -152,7 +155,10 @@ class EmailChannel(Channel):
         subject = (self.secret, delivery.subscriber_id, delivery.token_version)
         manage = links.url(site, links.MANAGE, links.manage_token(*subject))
         unsubscribe = links.url(site, links.UNSUBSCRIBE, links.unsubscribe_token(*subject))
-        return self.prepared(delivery.notice).message(delivery, manage, unsubscribe)
+        confirm = ""
+        if delivery.notice.template == "confirm":
+            confirm = links.url(site, links.CONFIRM, links.confirm_token(*subject))
+        return self.prepared(delivery.notice).message(delivery, manage, unsubscribe, confirm)
 
     async def notify(self, delivery: Delivery) -> None:
         message = self.render(delivery)

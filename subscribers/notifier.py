@@ -24,7 +24,6 @@ from collections.abc import Callable
 
 from status.clock import utcnow
 from status.config import Config
-from status.models import SubscriberState
 from status.store import Store
 from status.store.outbox import Outcome
 from subscribers import content
@@ -149,12 +148,15 @@ class Notifier:
         """The claimed rows as deliveries; rows nobody should get any more are cancelled."""
         found = []
         for row in rows:
-            if row.subscriber_state != SubscriberState.CONFIRMED.value or not row.email:
-                outcome.cancelled.append((row.id, "the subscriber left or bounced"))
+            if row.subscriber_state is None or not row.email:
+                outcome.cancelled.append((row.id, "the subscriber left"))
                 continue
             notice = self._notice(row.event_id, row.language or "en", config)
             if notice is None:
                 outcome.cancelled.append((row.id, "what the event was about is gone"))
+                continue
+            if row.subscriber_state != content.recipient_state(notice.kind):
+                outcome.cancelled.append((row.id, f"the subscriber is {row.subscriber_state}"))
                 continue
             found.append(
                 Delivery(

@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from status.clock import utcnow
 from status.models import OutboxState
 from status.store import Store
-from subscribers.content import NOTIFYING
+from subscribers.content import NOTIFYING, ONE_PERSON, recipient_state
 
 log = logging.getLogger(__name__)
 
@@ -82,9 +82,14 @@ def fan_out_batch(store: Store, secret: str, event, *, batch: int = BATCH) -> tu
         progress = uow.outbox.lock_fanout(event.id, now)
         if progress is None or progress.done_at is not None:
             return 0, False  # another notifier has it, or it is done
-        followers = uow.outbox.followers(
-            event.components, after=progress.last_subscriber_id, limit=batch
-        )
+        if event.kind.startswith(ONE_PERSON):  # a mail to one person, never to everyone
+            subscriber_id = (event.data or {}).get("subscriber_id")
+            followers = uow.outbox.recipient(subscriber_id, recipient_state(event.kind))
+            batch = len(followers) + 1  # done after this batch
+        else:
+            followers = uow.outbox.followers(
+                event.components, after=progress.last_subscriber_id, limit=batch
+            )
         rows = [
             {
                 "event_id": event.id,

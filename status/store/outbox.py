@@ -134,6 +134,15 @@ class OutboxRepository(Repository):
         with self.scope.read() as conn:
             return conn.execute(query.order_by(s.id).limit(limit)).all()
 
+    def recipient(self, subscriber_id: int | None, state: str | None) -> list[sa.Row]:
+        """The one subscriber a personal mail is for, if it is in ``state`` (else none)."""
+        s = t.subscribers.c
+        if subscriber_id is None or state is None:
+            return []
+        query = sa.select(s.id, s.email).where(s.id == int(subscriber_id), s.state == state)
+        with self.scope.read() as conn:
+            return conn.execute(query).all()
+
     def add(self, rows: list[dict]) -> int:
         """Insert outbox rows; those already there (same event, channel, recipient) are
         left alone. Returns how many were new."""
