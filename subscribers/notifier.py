@@ -30,6 +30,7 @@ from subscribers import content
 from subscribers.base import Channel, Delivery, DeliveryError, RetryPolicy
 from subscribers.email import EmailChannel
 from subscribers.outbox import fan_out
+from subscribers.webhook import WebhookChannel
 
 log = logging.getLogger(__name__)
 
@@ -195,11 +196,13 @@ class Notifier:
             return
         await self._close_channels()
         self._smtp = config.smtp
+        webhook = WebhookChannel(self.store, self.config, self.secret)
+        self.channels = {webhook.name: webhook}
         if config.smtp is None:
             log.warning("no smtp section in the config: email is not sent")
             return
         email = EmailChannel(config.smtp, self.secret, connections=self._connections(config))
-        self.channels = {email.name: email}
+        self.channels[email.name] = email
 
     async def _close_channels(self) -> None:
         channels, self.channels, self._smtp = self.channels, {}, _UNSET

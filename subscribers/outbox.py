@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 BATCH = 1000
 SETTLE = 300.0
-CHANNELS = ("email",)
+CHANNELS = ("email", "webhook")  # a subscriber's `channel`: each is told one way
 
 
 def recipient_hash(secret: str, channel: str, address: str) -> str:
@@ -93,8 +93,8 @@ def fan_out_batch(store: Store, secret: str, event, *, batch: int = BATCH) -> tu
         rows = [
             {
                 "event_id": event.id,
-                "channel": channel,
-                "recipient_hash": recipient_hash(secret, channel, f.email),
+                "channel": f.channel,
+                "recipient_hash": recipient_hash(secret, f.channel, f.email),
                 "subscriber_id": f.id,
                 "state": OutboxState.PENDING.value,
                 "attempts": 0,
@@ -102,7 +102,6 @@ def fan_out_batch(store: Store, secret: str, event, *, batch: int = BATCH) -> tu
                 "created_at": now,
             }
             for f in followers
-            for channel in CHANNELS
         ]
         added = uow.outbox.add(rows)
         more = len(followers) == batch

@@ -16,6 +16,7 @@ CORE = (
     "i18n",
     "links",
     "models",
+    "netguard",
     "ops",
     "rollup",
     "rules",

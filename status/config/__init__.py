@@ -24,6 +24,7 @@ from status.config.models import (
     Scheduler,
     Site,
     Smtp,
+    Webhooks,
 )
 from status.config.probes import (
     PROBE_TYPES,
@@ -71,6 +72,7 @@ __all__ = [
     "Smtp",
     "TcpProbe",
     "TlsProbe",
+    "Webhooks",
     "load_config",
     "parse_duration",
 ]

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, IPvAnyNetwork, field_validator, model_validator
 
 # Imported at run time, not for type checking only: pydantic resolves the annotations
 # (``from __future__ import annotations`` makes them strings) in this module's namespace.
@@ -100,6 +100,19 @@ class Notifications(Model):
     retry_max: Duration = 3600.0  # the longest wait between two attempts
 
 
+class Webhooks(Model):
+    """Webhook subscriptions: where they may point (status/netguard.py), whom to trust,
+    how long to wait for an answer."""
+
+    # Networks a webhook may reach although they are not public (loopback, private,
+    # link-local, ...); a target inside them may also use plain http. Empty: only
+    # public addresses, only https.
+    allow_networks: list[IPvAnyNetwork] = []
+    ca_file: str | None = None  # PEM of the CAs to trust instead of the system's
+    connect_timeout: Duration = 5.0
+    read_timeout: Duration = 10.0
+
+
 class Scheduler(Model):
     concurrency: int = Field(32, ge=1, le=1024)
 
@@ -153,6 +166,7 @@ class Config(Model):
     retention: Retention = Retention()
     console: Console = Console()
     subscriptions: Subscriptions = Subscriptions()
+    webhooks: Webhooks = Webhooks()
     incident_templates: list[IncidentTemplate] = []
     alerts: list[AlertRule] = []
 

@@ -11,7 +11,12 @@ subscribers = sa.Table(
     "subscribers",
     metadata,
     id_column(),
-    sa.Column("email", sa.String(320), nullable=False, unique=True),
+    # How the subscriber is told: "email" (``email`` set) or "webhook" (``webhook_url``
+    # and the secret its deliveries are signed with set; ``email`` NULL).
+    sa.Column("channel", sa.String(16), nullable=False, server_default="email"),
+    sa.Column("email", sa.String(320), unique=True),
+    sa.Column("webhook_url", sa.String(2048)),
+    sa.Column("webhook_secret", sa.String(128)),
     sa.Column("state", sa.String(16), nullable=False),
     sa.Column("language", sa.String(8), nullable=False, server_default="en"),
     # True: every component; otherwise the rows in subscriber_components.
@@ -25,6 +30,11 @@ subscribers = sa.Table(
     sa.Column("confirm_requests", sa.Integer, nullable=False, server_default="0"),
     sa.Column("confirm_requested_at", UTCDateTime),
     sa.Index("ix_subscribers_state", "state"),
+    sa.CheckConstraint(
+        "(channel = 'email' AND email IS NOT NULL) OR "
+        "(channel = 'webhook' AND webhook_url IS NOT NULL AND webhook_secret IS NOT NULL)",
+        name="channel_address",
+    ),
 )
 
 subscriber_components = sa.Table(

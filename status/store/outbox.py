@@ -45,6 +45,12 @@ class Outcome:
         return len(self.sent) + len(self.retry) + len(self.failed) + len(self.cancelled)
 
 
+def _address():
+    """Where a subscriber is told, labelled ``email``: the address, or a webhook's URL."""
+    s = t.subscribers.c
+    return sa.func.coalesce(s.email, s.webhook_url).label("email")
+
+
 class OutboxRepository(Repository):
     # -- fan-out ---------------------------------------------------------------------------
     def cursor(self) -> int:
@@ -123,7 +129,7 @@ class OutboxRepository(Repository):
         """Confirmed subscribers past id ``after`` (id order) following any of
         ``components``; an empty list reaches every confirmed subscriber."""
         s, sc = t.subscribers.c, t.subscriber_components.c
-        query = sa.select(s.id, s.email).where(
+        query = sa.select(s.id, s.channel, _address()).where(
             s.state == SubscriberState.CONFIRMED.value, s.id > after
         )
         if components:
@@ -139,7 +145,9 @@ class OutboxRepository(Repository):
         s = t.subscribers.c
         if subscriber_id is None or state is None:
             return []
-        query = sa.select(s.id, s.email).where(s.id == int(subscriber_id), s.state == state)
+        query = sa.select(s.id, s.channel, _address()).where(
+            s.id == int(subscriber_id), s.state == state
+        )
         with self.scope.read() as conn:
             return conn.execute(query).all()
 
@@ -209,7 +217,7 @@ class OutboxRepository(Repository):
                     o.subscriber_id,
                     o.attempts,
                     o.created_at,
-                    s.email,
+                    _address(),
                     s.language,
                     s.token_version,
                     s.state.label("subscriber_state"),

@@ -41,18 +41,24 @@ class SubscriberRepository(Repository):
     def create(
         self,
         *,
-        email: str,
+        email: str | None,
         language: str,
         components: list[str] | None,
         state: str,
         token_version: int,
         at: datetime,
+        webhook_url: str | None = None,
+        webhook_secret: str | None = None,
     ) -> int:
-        """A new subscriber; ``components`` None: all of them."""
+        """A new subscriber, told by email or (``webhook_url`` and its signing secret
+        given, ``email`` None) by webhook; ``components`` None: all of them."""
         with self.scope.write() as conn:
             subscriber_id = conn.execute(
                 sa.insert(t.subscribers).values(
+                    channel="webhook" if webhook_url else "email",
                     email=email,
+                    webhook_url=webhook_url,
+                    webhook_secret=webhook_secret,
                     state=state,
                     language=language,
                     all_components=components is None,
@@ -64,6 +70,28 @@ class SubscriberRepository(Repository):
             ).inserted_primary_key[0]
             self._set_components(conn, subscriber_id, components or [])
         return subscriber_id
+
+    def webhooks(self, *, limit: int = 1000) -> list[sa.Row]:
+        """Webhook subscriptions, oldest first (the operator's list)."""
+        s = t.subscribers.c
+        with self.scope.read() as conn:
+            return conn.execute(
+                sa.select(t.subscribers).where(s.channel == "webhook").order_by(s.id).limit(limit)
+            ).all()
+
+    def webhook_registrations(self, url: str, since: datetime) -> int:
+        """Unconfirmed registrations of ``url`` made since ``since`` (a cap: nobody
+        makes us knock at one URL again and again)."""
+        s = t.subscribers.c
+        with self.scope.read() as conn:
+            return conn.execute(
+                sa.select(sa.func.count()).where(
+                    s.channel == "webhook",
+                    s.webhook_url == url,
+                    s.state == PENDING,
+                    s.created_at >= since,
+                )
+            ).scalar_one()
 
     def components(self, subscriber_id: int) -> list[str]:
         sc = t.subscriber_components.c
