@@ -1,5 +1,6 @@
 """``flask --app app subscriber find|export|erase EMAIL``, ``subscriber import FILE.csv``
-(contract): one subscriber by exact address, and a list moved from another status page.
+(contract): one subscriber by exact address, and a list moved from another status page;
+``subscriber webhooks`` and ``subscriber erase-webhook ID`` for webhook subscriptions.
 
 Each is made through :mod:`status.ops.subscriber_admin` as actor ``system:cli:<login
 name>`` and audited like the console's. ``export`` prints the JSON of GDPR Art. 15.
@@ -14,6 +15,7 @@ from flask.cli import AppGroup
 
 from status.cli_accounts import run
 from status.ops import subscriber_admin as admin
+from status.ops import webhooks
 from status.ops.subscribers import Policy
 from status.runtime import runtime
 
@@ -64,6 +66,22 @@ def import_(file) -> None:
                f"{result.skipped} known, {len(result.errors)} with errors")  # fmt: skip
     if result.errors:
         raise SystemExit(1)
+
+
+@subscriber.command("webhooks")
+def webhook_list() -> None:
+    """List webhook subscriptions: id, state, components, URL."""
+    for hook in webhooks.listing(runtime().store):
+        components = "all" if hook["components"] is None else ",".join(hook["components"])
+        click.echo(f"{hook['id']}\t{hook['state']}\t{components}\t{hook['url']}")
+
+
+@subscriber.command("erase-webhook")
+@click.argument("webhook_id", type=int)
+def erase_webhook(webhook_id: int) -> None:
+    """Delete one webhook subscription (its id from ``subscriber webhooks``)."""
+    run(webhooks.erase, webhook_id)
+    click.echo(f"erased webhook {webhook_id}")
 
 
 def init_app(app) -> None:

@@ -79,8 +79,8 @@ def blocked_reason(address: Address, allow: Sequence[Network] = ()) -> str | Non
         ("is_loopback", "loopback"),
         ("is_link_local", "link-local"),
         ("is_multicast", "multicast"),
-        ("is_private", "private"),
         ("is_reserved", "reserved"),
+        ("is_private", "private"),
     ):
         if getattr(address, flag):
             return f"a {reason} address"

@@ -69,6 +69,13 @@ def subscription_limits(view):
     return limiter.shared_limit(per_ip, "subscribe-ip")(view)
 
 
+def webhook_limits(view):
+    """A webhook registration counts against the sign-ups' per-IP budget (it has no
+    address to count by: ``status.ops.webhooks`` caps registrations per URL)."""
+    per_ip = lambda: current_app.config["SUBSCRIBE_LIMIT"]  # noqa: E731
+    return limiter.shared_limit(per_ip, "subscribe-ip")(view)
+
+
 def init_app(app: Flask) -> None:
     app.after_request(security_headers)
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", False)

@@ -148,17 +148,17 @@ def write_config(path, cert: Cert, *, allow: bool = True, read_timeout: str = "5
     return path
 
 
-def notifier(store, config_path) -> Notifier:
+def notifier(store, config_path, secret: str = SECRET) -> Notifier:
     config = load_config(config_path)
-    return Notifier(store, lambda: config, SECRET, poll=0.05)
+    return Notifier(store, lambda: config, secret, poll=0.05)
 
 
-def drain(store, config_path, until=None, timeout: float = 20.0) -> None:
+def drain(store, config_path, until=None, timeout: float = 20.0, secret: str = SECRET) -> None:
     """Run the notifier until nothing is due and ``until()`` holds (retries come due);
     without ``until``, once."""
     deadline = time.monotonic() + timeout
     while True:
-        notifier(store, config_path).run_until_idle()
+        notifier(store, config_path, secret).run_until_idle()
         if until is None or until() or time.monotonic() > deadline:
             return
         time.sleep(0.05)

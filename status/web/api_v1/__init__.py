@@ -23,6 +23,7 @@ from status.web.api_v1 import (
     openapi,
     overrides,
     subscribers,
+    webhooks,
 )
 
 bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
@@ -39,6 +40,7 @@ for part in (
     overrides.bp,
     admin.bp,
     subscribers.bp,
+    webhooks.bp,
     alertmanager.bp,
 ):
     bp.register_blueprint(part)
