@@ -137,3 +137,19 @@ def test_the_cli_lists_and_erases_webhooks(app, runner, client, receiver, allowi
     assert erased.exit_code == 0, erased.output
     assert runner.invoke(args=["subscriber", "erase-webhook", str(hook_id)]).exit_code == 1
     assert runtime(app).store.subscribers.webhooks() == []
+
+
+def test_a_receiver_may_confirm_by_posting_the_challenge_to_the_confirm_link(
+    app, client, receiver, allowing
+):
+    use_config(app, allowing)
+    store, secret = runtime(app).store, app.config["SECRET_KEY"]
+    receiver.script("/hook", 202)  # accepted, but no challenge in the answer
+    hook_id = client.post("/api/v1/webhooks", json={"url": receiver.url()}).json["id"]
+    drain(store, allowing, secret=secret)
+    assert subscriber_state(store, hook_id) == "pending"
+
+    (check,) = receiver.to(event="subscriber.confirm_requested")
+    challenge = check.json["verification"]["challenge"]
+    assert client.post(f"/subscribe/confirm/{challenge}").status_code == 200
+    assert subscriber_state(store, hook_id) == "confirmed"

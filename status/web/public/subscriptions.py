@@ -148,12 +148,13 @@ def confirm(token: str):
             subs.confirm(store, policy(), secret(), token, ip=request.remote_addr)
             manage = links.manage_token(secret(), row.id, row.token_version)
             return render("public/subscription.html", here=where, mode="confirmed",
-                          heading=_("Subscription confirmed"), email=row.email,
+                          heading=_("Subscription confirmed"), email=row.email or row.webhook_url,
                           manage_url=links.PATHS[links.MANAGE].format(token=manage))  # fmt: skip
     except links.BadLink as exc:
         return bad_link(exc)
     return render("public/subscription.html", here=where, mode="confirm",
-                  heading=_("Confirm your subscription"), email=row.email)  # fmt: skip
+                  heading=_("Confirm your subscription"),
+                  email=row.email or row.webhook_url)  # fmt: skip
 
 
 @bp.route(links.PATHS[links.MANAGE].replace("{token}", "<token>"), methods=["GET", "POST"])
