@@ -114,9 +114,24 @@ class ComponentView:
         return self.config.id
 
     def uptime(self, last: int | None = None) -> float | None:
-        """Uptime over the (``last``) days with data, weighted like Statuspage; None without."""
+        """Uptime over the (``last``) days with data, weighted like Statuspage; None without.
+
+        Kept by the identity of ``days``, which a rebuild reuses for a component whose
+        days did not change (status.snapshot.memo): the page asks for it on every render.
+        """
+        key = (id(self.days), last)
+        found = _UPTIMES.get(key)
+        if found is not None and found[0] is self.days:
+            return found[1]
         days = self.days[-last:] if last else self.days
-        return rules.uptime_of([d.seconds for d in days])
+        value = rules.uptime_of([d.seconds for d in days])
+        if len(_UPTIMES) > 4096:
+            _UPTIMES.clear()
+        _UPTIMES[key] = (self.days, value)  # holds the days: the id stays theirs
+        return value
+
+
+_UPTIMES: dict[tuple[int, int | None], tuple[tuple, float | None]] = {}
 
 
 @dataclass
