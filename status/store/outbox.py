@@ -314,6 +314,52 @@ class OutboxRepository(Repository):
             ).all()
         return dict(rows)
 
+    def recent(self, *, limit: int = 50, personal: str = "subscriber.") -> list[sa.Row]:
+        """The newest events with outbox rows (not mails to one person, kinds starting
+        with ``personal``): id, kind, at, object; their rows by state; newest first."""
+        o, e = t.outbox.c, t.events.c
+        count = {
+            state.value: sa.func.count().filter(o.state == state.value).label(state.value)
+            for state in OutboxState
+        }
+        query = (
+            sa.select(e.id, e.kind, e.at, e.object_type, e.object_id, *count.values())
+            .select_from(t.outbox.join(t.events, e.id == o.event_id))
+            .where(sa.not_(e.kind.startswith(personal, autoescape=True)))
+            .group_by(e.id, e.kind, e.at, e.object_type, e.object_id)
+            .order_by(e.id.desc())
+            .limit(limit)
+        )
+        with self.scope.read() as conn:
+            return conn.execute(query).all()
+
+    def personal_counts(self, personal: str = "subscriber.") -> dict[str, int]:
+        """Rows of mails to one person (confirmation, manage link) by state."""
+        o, e = t.outbox.c, t.events.c
+        query = (
+            sa.select(o.state, sa.func.count())
+            .select_from(t.outbox.join(t.events, e.id == o.event_id))
+            .where(e.kind.startswith(personal, autoescape=True))
+            .group_by(o.state)
+        )
+        with self.scope.read() as conn:
+            return dict(conn.execute(query).all())
+
+    def failure_reasons(self, event_ids: Sequence[int]) -> dict[int, list[tuple[str, int]]]:
+        """Each event's failed rows by reason (most frequent first)."""
+        o = t.outbox.c
+        query = (
+            sa.select(o.event_id, o.last_error, sa.func.count().label("n"))
+            .where(o.event_id.in_(list(event_ids)), o.state == OutboxState.FAILED.value)
+            .group_by(o.event_id, o.last_error)
+            .order_by(o.event_id, sa.desc("n"))
+        )
+        found: dict[int, list[tuple[str, int]]] = {}
+        with self.scope.read() as conn:
+            for event_id, reason, n in conn.execute(query):
+                found.setdefault(event_id, []).append((reason or "", n))
+        return found
+
     def rows(self, event_id: int | None = None) -> list[sa.Row]:
         """Rows (of one event), oldest first: for tests and the console."""
         query = sa.select(t.outbox).order_by(t.outbox.c.id)

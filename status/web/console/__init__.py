@@ -81,4 +81,4 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
 
 
-from status.web.console import account, admin, pages, subscribers  # noqa: E402, F401
+from status.web.console import account, admin, outbox, pages, subscribers  # noqa: E402, F401

@@ -1,5 +1,5 @@
-"""The console's admin pages: users, API tokens, the audit log (and, from the subscribers
-issue on, subscribers and the outbox)."""
+"""The console's admin pages: users, API tokens, the audit log (subscribers and the
+outbox have modules of their own)."""
 
 from __future__ import annotations
 
@@ -134,9 +134,3 @@ def export(entries, fmt: str) -> Response:
     response = Response(body, mimetype=mimetype)
     response.headers["Content-Disposition"] = f"attachment; filename=audit.{fmt}"
     return response
-
-
-@bp.get("/outbox")
-@require(Role.ADMIN)
-def outbox():
-    return render_template("console/placeholder.html", title=_("Outbox"))
