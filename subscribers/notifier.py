@@ -67,6 +67,8 @@ class Notifier:
         self._smtp: object = _UNSET
         self._notices: OrderedDict[tuple[int, str], content.Notice | None] = OrderedDict()
         self._recording: asyncio.Task | None = None
+        self._fanning: asyncio.Task | None = None  # a fan-out under way
+        self._next: asyncio.Task | None = None  # the next batch, being claimed
 
     # -- the loop ----------------------------------------------------------------------------
     def run(self, stopping: threading.Event) -> None:
@@ -80,8 +82,7 @@ class Notifier:
                 if not await self.step():
                     await asyncio.to_thread(stopping.wait, self.poll)
         finally:
-            await self._recorded()
-            await self._close_channels()
+            await self._finish_in_hand()
             log.info("notifier %s stopped", self.worker)
 
     def run_until_idle(self, *, max_steps: int = 10_000) -> None:
@@ -93,20 +94,34 @@ class Notifier:
                     if not await self.step():
                         break
             finally:
-                await self._recorded()
-                await self._close_channels()
+                await self._finish_in_hand()
 
         asyncio.run(drain())
 
     async def step(self) -> int:
-        """One round: fan out, claim, deliver; returns how much was done (0: idle)."""
+        """One round: deliver a batch of due rows while, in threads, new events are fanned
+        out and the next batch is claimed (the database work overlaps the sending);
+        returns how much was done (0: idle)."""
         config = self.config()
         await self._sync_channels(config)
-        done = await asyncio.to_thread(fan_out, self.store, self.secret)
+        if self._fanning is None:
+            self._fanning = asyncio.create_task(asyncio.to_thread(fan_out, self.store, self.secret))
         if not self.channels:
-            return done
+            return await self._fanned()
         size = self.batch or PER_CONNECTION * self._connections(config)
-        rows = await asyncio.to_thread(
+        claimed, self._next = self._next, None
+        rows = await (claimed or self._claim(size))
+        if not rows:
+            return await self._fanned()  # rows may come of it: wait, then look again
+        if len(rows) == size:  # likely more: claim the next batch while this one is sent
+            self._next = asyncio.create_task(self._claim(size))
+        if self._fanning.done():
+            await self._fanned()
+        await self._send(rows, config)
+        return len(rows)
+
+    async def _claim(self, size: int):
+        return await asyncio.to_thread(
             self.store.outbox.claim,
             self.worker,
             list(self.channels),
@@ -114,8 +129,14 @@ class Notifier:
             lease=self.lease,
             now=utcnow(),
         )
-        if not rows:
-            return done
+
+    async def _fanned(self) -> int:
+        """Wait for the fan-out under way; how many subscribers it visited."""
+        task, self._fanning = self._fanning, None
+        return await task if task is not None else 0
+
+    async def _send(self, rows, config: Config) -> None:
+        """Deliver claimed rows; their outcome is written while the next batch is sent."""
         outcome = Outcome()
         deliveries = await asyncio.to_thread(self._deliveries, rows, config, outcome)
         policy = RetryPolicy(**config.notifications.model_dump())
@@ -124,7 +145,19 @@ class Notifier:
         self._recording = asyncio.create_task(
             asyncio.to_thread(self.store.outbox.finish, outcome, utcnow())
         )
-        return done + len(rows)
+
+    async def _finish_in_hand(self) -> None:
+        """Stopping: the batch claimed ahead is sent too, the fan-out under way ends, and
+        every outcome is written; then the connections close."""
+        try:
+            if self._next is not None:
+                task, self._next = self._next, None
+                if rows := await task:
+                    await self._send(rows, self.config())
+            await self._recorded()
+            await self._fanned()
+        finally:
+            await self._close_channels()
 
     async def _recorded(self) -> None:
         """Wait until the previous batch's outcome is written."""
