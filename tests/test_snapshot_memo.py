@@ -84,6 +84,26 @@ def test_every_change_shows_in_a_build_that_reuses_the_last_one(db, config):
     snap = assert_same(db, config, memo, now)
     assert snap.incident(incident).resolved
 
+    window = ops.schedule_maintenance(
+        db, ACTOR, name="Upgrade", body="Soon.", components=["website"],
+        scheduled_for=now + timedelta(hours=1), scheduled_until=now + timedelta(hours=2),
+    )  # fmt: skip
+    assert_same(db, config, memo, now)
+    ops.update_maintenance(db, ACTOR, window, status="scheduled", body="Moved a bit.")
+    snap = assert_same(db, config, memo, now)
+    assert snap.maintenance(window).updates[0].body == "Moved a bit."
+    series = ops.schedule_series(
+        db, ACTOR, name="Patch day", body="Weekly.", components=["website"],
+        scheduled_for=now + timedelta(days=3), scheduled_until=now + timedelta(days=3, hours=1),
+        rrule="FREQ=WEEKLY", timezone="Europe/Berlin", at=now,
+    )  # fmt: skip
+    assert_same(db, config, memo, now)
+    ops.update_series(db, ACTOR, series, body="Weekly, shorter.", at=now)
+    snap = assert_same(db, config, memo, now)
+    assert {m.updates[0].body for m in snap.maintenances if m.name == "Patch day"} == {
+        "Weekly, shorter."
+    }
+
     tomorrow = now + timedelta(days=1)  # a new day: the bars move on by one
     snap = assert_same(db, config, memo, tomorrow)
     assert snap.components["sip-gateway"].days[-3].failures == 7

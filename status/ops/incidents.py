@@ -220,7 +220,7 @@ def delete_update(store: Store, actor: Actor, incident_id: int, update_id: int) 
         before = _the_update(uow, incident_id, update_id)
         if len(uow.incidents.updates(incident_id)) == 1:
             raise Invalid("an incident keeps at least one update", "update_id")
-        uow.incidents.delete_update(update_id)
+        uow.incidents.delete_update(update_id, at)
         audit.record(
             uow, actor, "incident.update_delete", ("incident", incident_id), at,
             update_id=update_id, before={"status": before.status, "body": before.body},

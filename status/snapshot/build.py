@@ -76,8 +76,8 @@ def build(
     today = now.astimezone(config.site.tz).date()
     first_day = today - timedelta(days=HISTORY_DAYS - 1)
 
-    incidents = [memo.timeline("i", parts, _incident) for parts in store.incidents.public()]
-    maintenances = [memo.timeline("m", parts, _maintenance) for parts in store.maintenance.public()]
+    incidents = _timeline(store.incidents, "i", memo, _incident)
+    maintenances = _timeline(store.maintenance, "m", memo, _maintenance)
     stored = _Stored.read(store, first_day, now, memo)
     touched = _incident_days(incidents, config.site.tz, first_day, today, now)
     # Never-recorded components need a created_at that stays put across rebuilds
@@ -109,6 +109,25 @@ def build(
         incidents=incidents,
         maintenances=maintenances,
     )
+
+
+def _timeline(repository, kind: str, memo: BuildMemo, make) -> list:
+    """Every public incident (or window), its updates read only where they changed."""
+    parents, signatures, components = repository.public_outline()
+    keys = {
+        row.id: (row, signatures.get(row.id), tuple(components.get(row.id, ()))) for row in parents
+    }
+    stale = [row.id for row in parents if not memo.knows(kind, row.id, keys[row.id])]
+    updates = repository.updates_for(stale) if stale else {}
+    return [
+        memo.timeline(
+            kind,
+            row.id,
+            keys[row.id],
+            lambda row=row: make(row, updates.get(row.id, []), components.get(row.id, [])),
+        )
+        for row in parents
+    ]
 
 
 def _incident_days(

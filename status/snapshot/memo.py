@@ -44,14 +44,18 @@ class BuildMemo:
         self._days_used[key] = found
         return found
 
-    def timeline(self, kind: str, parts: tuple, make: Callable[..., Any]) -> Any:
-        """An incident or window from its (row, updates, components), rebuilt when any
-        of them differs from last time."""
-        key = (kind, parts[0].id)
-        found = self._timeline.get(key)
-        if found is None or found[0] != parts:
-            found = (parts, make(*parts))
-        self._timeline_used[key] = found
+    def knows(self, kind: str, item_id: int, key: tuple) -> bool:
+        """Whether the incident or window ``item_id`` was made from ``key`` last time."""
+        found = self._timeline.get((kind, item_id))
+        return found is not None and found[0] == key
+
+    def timeline(self, kind: str, item_id: int, key: tuple, make: Callable[[], Any]) -> Any:
+        """An incident or window, made again when ``key`` (its row, the signature of its
+        updates, its components) differs from last time."""
+        found = self._timeline.get((kind, item_id))
+        if found is None or found[0] != key:
+            found = (key, make())
+        self._timeline_used[(kind, item_id)] = found
         return found[1]
 
     def done(self) -> None:

@@ -90,19 +90,29 @@ class IncidentRepository(TimelineRepository):
             ).first()
 
     def edit_update(self, update_id: int, body: str, at: datetime) -> None:
-        """A new text for a posted update; it is marked as edited."""
+        """A new text for a posted update; it is marked as edited (and so is its incident:
+        a reader that keeps incidents by their row sees the change)."""
+        u = t.incident_updates.c
         with self.scope.write() as conn:
             conn.execute(
                 sa.update(t.incident_updates)
-                .where(t.incident_updates.c.id == update_id)
+                .where(u.id == update_id)
                 .values(body=body, edited_at=at, updated_at=at)
             )
+            self._touch_parent_of(conn, update_id, at)
             self.scope.public_changed(conn)
 
-    def delete_update(self, update_id: int) -> None:
+    def delete_update(self, update_id: int, at: datetime | None = None) -> None:
         with self.scope.write() as conn:
+            if at is not None:
+                self._touch_parent_of(conn, update_id, at)
             conn.execute(sa.delete(t.incident_updates).where(t.incident_updates.c.id == update_id))
             self.scope.public_changed(conn)
+
+    def _touch_parent_of(self, conn, update_id: int, at: datetime) -> None:
+        u = t.incident_updates.c
+        parent = sa.select(u.incident_id).where(u.id == update_id).scalar_subquery()
+        conn.execute(sa.update(t.incidents).where(t.incidents.c.id == parent).values(updated_at=at))
 
     def set_status(self, incident_id: int, status: str, at: datetime) -> None:
         """The incident takes ``status``; the first monitoring/resolution time is kept."""

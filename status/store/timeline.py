@@ -92,6 +92,44 @@ class TimelineRepository(Repository):
         found = self.page(self.table.c.id == parent_id, limit=1)
         return found[0] if found else None
 
+    def public_outline(self) -> tuple[list[sa.Row], dict[int, tuple], dict[int, list[sa.Row]]]:
+        """What :meth:`public` says, but for the updates only a signature per parent:
+        (how many, the newest id, the latest change). A reader that kept the updates of
+        a parent whose row and signature are unchanged need not read them again
+        (status.snapshot.memo); :meth:`updates_for` reads those of the others."""
+        u = self.updates_table.c
+        with self.scope.read() as conn:
+            query = sa.select(self.table).where(*self.public_only).order_by(*self.order)
+            parents = conn.execute(query).all()
+            key = u[self.key]
+            signatures = {
+                row[0]: tuple(row[1:])
+                for row in conn.execute(
+                    sa.select(
+                        key, sa.func.count(), sa.func.max(u.id), sa.func.max(u.updated_at)
+                    ).group_by(key)
+                )
+            }
+            components: dict[int, list[sa.Row]] = {}
+            for row in conn.execute(sa.select(self.components_table)):
+                components.setdefault(getattr(row, self.key), []).append(row)
+        return parents, signatures, components
+
+    def updates_for(self, parent_ids: list[int]) -> dict[int, list[sa.Row]]:
+        """The updates of ``parent_ids``, newest first, by parent."""
+        u = self.updates_table.c
+        found: dict[int, list[sa.Row]] = {}
+        with self.scope.read() as conn:
+            for i in range(0, len(parent_ids), 500):
+                query = (
+                    sa.select(self.updates_table)
+                    .where(u[self.key].in_(parent_ids[i : i + 500]))
+                    .order_by(u.display_at.desc(), u.id.desc())
+                )
+                for row in conn.execute(query):
+                    found.setdefault(getattr(row, self.key), []).append(row)
+        return found
+
     def _with_children(self, conn, parents, *, everything: bool = False):
         u, c = self.updates_table.c, self.components_table.c
         updates = sa.select(self.updates_table).order_by(u.display_at.desc(), u.id.desc())
