@@ -17,7 +17,7 @@ run: setup
 
 test: $(VENV)/.installed node_modules/.installed
 	$(BIN)/ruff check .
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
