@@ -399,7 +399,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--subscribers", type=int, default=SUBSCRIBERS)
     parser.add_argument("--connections", type=int, default=4, help="smtp.connections (both)")
-    parser.add_argument("--poll", type=float, default=1.0, help="notify run --poll")
+    parser.add_argument("--poll", type=float, default=0.25, help="notify run --poll")
     parser.add_argument(
         "--memory-subscribers",
         type=int,

@@ -35,7 +35,7 @@ def notify_group() -> None:
     help="Seconds a claimed batch stays this worker's; a dead worker's rows are taken "
     "again after it.",
 )
-@click.option("--poll", type=click.FloatRange(0.05, 60), default=1.0, show_default=True,
+@click.option("--poll", type=click.FloatRange(0.05, 60), default=0.25, show_default=True,
               help="Seconds between looks at the outbox when there is nothing to do.")  # fmt: skip
 def notify_run(concurrency: int | None, lease: float, poll: float) -> None:
     """Fan out events and deliver the outbox until SIGTERM (the batch in hand is

@@ -52,7 +52,7 @@ class Notifier:
         *,
         concurrency: int | None = None,
         lease: float = LEASE,
-        poll: float = 1.0,
+        poll: float = 0.25,
         batch: int | None = None,
     ) -> None:
         self.store = store
