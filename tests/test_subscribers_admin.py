@@ -210,3 +210,23 @@ def test_editors_and_viewers_may_not_see_subscribers(app, people, role):  # noqa
     assert post(client, action="erase", email=SECRET_EMAIL, sure="1").status_code == 403
     assert runtime(app).store.subscribers.by_email(SECRET_EMAIL) is not None
     assert audit_actions(app)[-1][0] != "subscriber.erase"
+
+
+def test_admins_see_webhook_subscriptions_and_erase_one_in_the_console(app, people):  # noqa: F811
+    from status.clock import utcnow
+
+    store = runtime(app).store
+    hook = store.subscribers.create(
+        email=None, language="en", components=["website"], state="confirmed",
+        token_version=links.first_version(), at=utcnow(),
+        webhook_url="https://hooks.example.net/status", webhook_secret="s" * 43,
+    )  # fmt: skip
+    admin = console_as(app, people, "admin")
+    page = admin.get("/console/subscribers").text
+    assert "https://hooks.example.net/status" in page and "s" * 43 not in page
+    erased = post(admin, action="erase-webhook", id=str(hook))
+    assert erased.status_code == 200 and "webhook subscription is deleted" in erased.text
+    assert store.subscribers.get(hook) is None
+    assert "https://hooks.example.net/status" not in admin.get("/console/subscribers").text
+    assert ("subscriber.erase", str(hook)) in [(e.action, e.target_id) for e in store.audit.entries()]
+    assert post(admin, action="erase-webhook", id=str(hook)).status_code == 404
