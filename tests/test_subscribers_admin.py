@@ -228,5 +228,6 @@ def test_admins_see_webhook_subscriptions_and_erase_one_in_the_console(app, peop
     assert erased.status_code == 200 and "webhook subscription is deleted" in erased.text
     assert store.subscribers.get(hook) is None
     assert "https://hooks.example.net/status" not in admin.get("/console/subscribers").text
-    assert ("subscriber.erase", str(hook)) in [(e.action, e.target_id) for e in store.audit.entries()]
+    entries = [(e.action, e.target_id) for e in store.audit.entries()]
+    assert ("subscriber.erase", str(hook)) in entries
     assert post(admin, action="erase-webhook", id=str(hook)).status_code == 404
