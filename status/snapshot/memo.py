@@ -10,6 +10,8 @@ can make a build cheaper, never different (tests/test_snapshot_memo.py).
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from datetime import date
 from typing import Any
@@ -62,3 +64,32 @@ class BuildMemo:
         """End of a build: keep what it used, forget the rest (no unbounded growth)."""
         self._days, self._days_used = self._days_used, {}
         self._timeline, self._timeline_used = self._timeline_used, {}
+
+
+class ByIdentity:
+    """Values made from an object, found again by the object's identity: bounded (the
+    least recently used go), thread-safe. A rebuild hands out the very same objects for
+    what did not change (a component's days, an unchanged incident), so this is one
+    dictionary lookup where comparing by value would walk 90 days. Each entry holds its
+    object, so the id cannot be another object's while the entry is kept."""
+
+    def __init__(self, keep: int) -> None:
+        self.keep = keep
+        self._entries: OrderedDict[tuple, tuple[Any, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, obj: Any, make: Callable[[], Any], *also: Any) -> Any:
+        """The value for ``obj`` (and the plain values ``also``), made once."""
+        key = (id(obj), *also)
+        with self._lock:
+            found = self._entries.get(key)
+            if found is not None and found[0] is obj:
+                self._entries.move_to_end(key)
+                return found[1]
+        value = make()
+        with self._lock:
+            self._entries[key] = (obj, value)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.keep:
+                self._entries.popitem(last=False)
+        return value

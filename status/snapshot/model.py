@@ -12,6 +12,7 @@ from status import rules
 from status.clock import utcnow
 from status.config import Component, Config, Group
 from status.models import Indicator, MaintenanceStatus
+from status.snapshot.memo import ByIdentity
 
 HISTORY_DAYS = 90
 NARROW_DAYS = 30
@@ -119,19 +120,11 @@ class ComponentView:
         Kept by the identity of ``days``, which a rebuild reuses for a component whose
         days did not change (status.snapshot.memo): the page asks for it on every render.
         """
-        key = (id(self.days), last)
-        found = _UPTIMES.get(key)
-        if found is not None and found[0] is self.days:
-            return found[1]
         days = self.days[-last:] if last else self.days
-        value = rules.uptime_of([d.seconds for d in days])
-        if len(_UPTIMES) > 4096:
-            _UPTIMES.clear()
-        _UPTIMES[key] = (self.days, value)  # holds the days: the id stays theirs
-        return value
+        return _UPTIMES.get(self.days, lambda: rules.uptime_of([d.seconds for d in days]), last)
 
 
-_UPTIMES: dict[tuple[int, int | None], tuple[tuple, float | None]] = {}
+_UPTIMES = ByIdentity(keep=4096)
 
 
 @dataclass

@@ -15,6 +15,7 @@ from collections import OrderedDict
 from flask import render_template
 from markupsafe import Markup
 
+from status.snapshot.memo import ByIdentity
 from status.web.public.viewmodels import DayView, Fmt, Row
 
 KEEP = 2048
@@ -22,7 +23,7 @@ _bars: OrderedDict[tuple, Markup] = OrderedDict()
 _lock = threading.Lock()
 # The day cells a bar was last rendered from (viewmodels.day_views hands out the same
 # list while they do not change): a lookup by identity skips building the key.
-_by_days: OrderedDict[tuple, tuple[list, Markup]] = OrderedDict()
+_by_days = ByIdentity(keep=KEEP)
 
 
 def _day_key(day: DayView) -> tuple:
@@ -33,18 +34,11 @@ def _day_key(day: DayView) -> tuple:
 def bar(row: Row, fmt: Fmt, status_label) -> Markup:
     """The rendered bar of ``row`` in ``fmt``'s language and zone."""
     component = row.component
-    quick = (fmt.lang, str(fmt.tz), component.id, component.name, id(row.days))
-    with _lock:
-        same = _by_days.get(quick)
-        if same is not None and same[0] is row.days:
-            _by_days.move_to_end(quick)
-            return same[1]
-    html = _rendered(row, fmt, status_label)
-    with _lock:
-        _by_days[quick] = (row.days, html)  # holds the list: its id stays its own
-        while len(_by_days) > KEEP:
-            _by_days.popitem(last=False)
-    return html
+    return _by_days.get(
+        row.days,
+        lambda: _rendered(row, fmt, status_label),
+        fmt.lang, str(fmt.tz), component.id, component.name,
+    )  # fmt: skip
 
 
 def _rendered(row: Row, fmt: Fmt, status_label) -> Markup:

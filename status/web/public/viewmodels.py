@@ -3,8 +3,6 @@ state, history months; and formatting bound to one language and zone."""
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 
@@ -14,6 +12,7 @@ from status import i18n, rules
 from status.config import Component
 from status.models import ComponentStatus, Indicator
 from status.snapshot import ComponentView, Day, Incident, Snapshot
+from status.snapshot.memo import ByIdentity
 from status.web.labels import NO_DATA, PARTIAL_DATA
 
 
@@ -111,35 +110,20 @@ def day_view(day: Day, snapshot: Snapshot) -> DayView:
     return DayView(day.day, state, day.uptime, durations, incidents)
 
 
-_DAY_VIEWS_KEEP = 1024
-_day_views: OrderedDict[int, tuple[tuple, tuple, list[DayView]]] = OrderedDict()
-_day_views_lock = threading.Lock()
+_DAY_VIEWS = ByIdentity(keep=1024)
 
 
 def day_views(days: tuple[Day, ...], snapshot: Snapshot) -> list[DayView]:
     """The day cells of a component, made again only when its days or the incidents on
-    them changed. A rebuild keeps the very same ``days`` for a component whose rollups
+    them changed: a rebuild keeps the very same ``days`` for a component whose rollups
     and incidents did not change (status.snapshot.memo), and the same object for an
-    unchanged incident: both are compared by identity, so this is a dictionary lookup
-    for most components after an incident update. The entry holds ``days``, so its id
-    cannot be another tuple's while the entry exists. The same list comes back each time,
-    which lets the day bar (bars.py) be found by identity too."""
+    unchanged incident, so both are found by identity. The same list comes back each
+    time, which lets the day bar (bars.py) be found by identity too."""
     incidents = tuple(snapshot.incident(i) for day in days for i in day.incidents)
-    with _day_views_lock:
-        found = _day_views.get(id(days))
-    if (
-        found is not None
-        and found[0] is days
-        and len(found[1]) == len(incidents)
-        and all(a is b for a, b in zip(found[1], incidents, strict=True))
-    ):
-        return found[2]
-    views = [day_view(d, snapshot) for d in days]
-    with _day_views_lock:
-        _day_views[id(days)] = (days, incidents, views)
-        _day_views.move_to_end(id(days))
-        while len(_day_views) > _DAY_VIEWS_KEEP:
-            _day_views.popitem(last=False)
+    # The incidents are held in the entry with the cells: their ids stay theirs.
+    _, views = _DAY_VIEWS.get(
+        days, lambda: (incidents, [day_view(d, snapshot) for d in days]), *map(id, incidents)
+    )
     return views
 
 
