@@ -22,6 +22,7 @@ from status.snapshot.model import (
     Update,
 )
 from status.store import ComponentState, Store
+from status.store.rollups import VERSION_KEY as ROLLUPS_VERSION
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,7 @@ class _Stored:
                 rollups.setdefault(row.component_id, {})[row.day] = row
             return rollups
 
-        rollups = memo.rollups(store.rollups.version(), first_day, read_rollups)
+        rollups = memo.rollups(store.meta.value(ROLLUPS_VERSION), first_day, read_rollups)
         return cls(
             states=store.components.states(),
             newest=store.probes.newest_results(),

@@ -9,10 +9,10 @@ from datetime import date
 import sqlalchemy as sa
 
 from status import schema as t
-from status.store.engine import insert, upsert
+from status.store.engine import upsert
 from status.store.scope import Repository
 
-VERSION_KEY = "rollups_version"
+VERSION_KEY = "rollups_version"  # in meta: changes with every save
 
 
 class RollupRepository(Repository):
@@ -23,20 +23,8 @@ class RollupRepository(Repository):
         with self.scope.write() as conn:
             upsert(conn, t.daily_rollups, rows, ("component_id", "day"))
             # A new token (not a counter: a restored backup must not match a cached one).
-            stmt = insert(conn, t.meta).values(key=VERSION_KEY, value=uuid.uuid4().hex)
-            conn.execute(
-                stmt.on_conflict_do_update(
-                    index_elements=["key"], set_={"value": stmt.excluded.value}
-                )
-            )
+            upsert(conn, t.meta, [{"key": VERSION_KEY, "value": uuid.uuid4().hex}], ("key",))
             self.scope.public_changed(conn)
-
-    def version(self) -> str | None:
-        """Changes with every save: the snapshot re-reads rollups only when it moved."""
-        with self.scope.read() as conn:
-            return conn.execute(
-                sa.select(t.meta.c.value).where(t.meta.c.key == VERSION_KEY)
-            ).scalar()
 
     def since(self, first: date, component_ids: Iterable[str] | None = None) -> list[sa.Row]:
         """Rollups from ``first`` on, by component and day."""
