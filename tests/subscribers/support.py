@@ -34,6 +34,15 @@ class Mailbox:
         self.lock = threading.Lock()
         self.messages: list[tuple[str, email.message.EmailMessage, bytes]] = []
         self.refuse: dict[str, str] = {}  # address -> reply, e.g. "550 no such user"
+        self.refuse_data: dict[str, str] = {}  # address -> reply to its message's DATA
+        self.refuse_sender: str | None = None  # the reply to every MAIL FROM
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        if self.refuse_sender:
+            return self.refuse_sender
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address in self.refuse:
@@ -42,6 +51,9 @@ class Mailbox:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        for rcpt in envelope.rcpt_tos:
+            if rcpt in self.refuse_data:
+                return self.refuse_data[rcpt]
         parsed = email.message_from_bytes(envelope.content, policy=default_policy)
         with self.lock:
             for rcpt in envelope.rcpt_tos:
@@ -70,13 +82,16 @@ def free_port() -> int:
 class SmtpServer:
     """Start, stop and start again on the same port (the mail server blinks)."""
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, **options) -> None:
         self.port = port or free_port()
+        self.options = options  # aiosmtpd's SMTP options, e.g. enable_SMTPUTF8=True
         self.mailbox = Mailbox()
         self.controller: Controller | None = None
 
     def start(self) -> None:
-        self.controller = Controller(self.mailbox, hostname="127.0.0.1", port=self.port)
+        self.controller = Controller(
+            self.mailbox, hostname="127.0.0.1", port=self.port, **self.options
+        )
         self.controller.start()
 
     def stop(self) -> None:
@@ -86,8 +101,8 @@ class SmtpServer:
 
 
 @contextmanager
-def smtp_server():
-    server = SmtpServer()
+def smtp_server(**options):
+    server = SmtpServer(**options)
     server.start()
     try:
         yield server

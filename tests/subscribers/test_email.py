@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import timedelta
 
@@ -252,3 +253,96 @@ def test_connections_are_reused_up_to_their_cap(db, smtp, config):
     notifier(db, config).run_until_idle()
     assert smtp.mailbox.count() == 20
     assert 4 <= len(set(sessions)) <= 6  # 20 messages, 5 per connection
+
+
+def test_a_refused_message_is_retried_or_fails_by_the_code(db, smtp, config):
+    add_subscribers(db, ["bob@example.org", "carol@example.org"])
+    smtp.mailbox.refuse_data["bob@example.org"] = "452 4.3.1 insufficient storage"
+    smtp.mailbox.refuse_data["carol@example.org"] = "554 5.7.1 message refused"
+    incident(db)
+
+    notifier(db, config).run_until_idle()
+
+    assert smtp.mailbox.messages == []
+    bob, carol = db.outbox.rows()  # subscriber id order
+    assert bob.state == "pending" and "452" in bob.last_error
+    assert carol.state == "failed" and "554" in carol.last_error
+    assert subscriber_state(db, carol.subscriber_id) == "bouncing"
+
+    del smtp.mailbox.refuse_data["bob@example.org"]
+    due_now(db)
+    notifier(db, config).run_until_idle()
+    assert [rcpt for rcpt, _, _ in smtp.mailbox.messages] == ["bob@example.org"]
+
+
+def test_a_refused_sender_is_the_servers_trouble_not_the_subscribers(db, smtp, config):
+    (bob,) = add_subscribers(db, ["bob@example.org"])
+    smtp.mailbox.refuse_sender = "553 5.7.1 sender not allowed"
+    incident(db)
+
+    notifier(db, config).run_until_idle()
+
+    (row,) = db.outbox.rows()
+    assert row.state == "pending" and "553" in row.last_error  # retried: fix the config
+    assert subscriber_state(db, bob) == "confirmed"
+
+    smtp.mailbox.refuse_sender = None
+    due_now(db)
+    notifier(db, config).run_until_idle()
+    assert len(smtp.mailbox.to("bob@example.org")) == 1
+
+
+def test_the_envelope_announces_the_size_the_server_receives(db, smtp, config):
+    add_subscribers(db, ["alice@example.org"])
+    sizes = []
+    original = smtp.mailbox.handle_DATA
+
+    async def measuring(server, session, envelope):
+        sizes.append((envelope.mail_options, len(envelope.original_content)))
+        return await original(server, session, envelope)
+
+    smtp.mailbox.handle_DATA = measuring
+    incident(db)
+    notifier(db, config).run_until_idle()
+
+    ((options, received),) = sizes
+    assert options == [f"SIZE={received + 3}"]  # with the final ".\r\n"
+
+
+@pytest.mark.parametrize("utf8", [True, False], ids=["smtputf8", "ascii-only"])
+def test_a_non_ascii_address_goes_only_to_a_server_that_speaks_smtputf8(db, tmp_path, utf8):
+    with smtp_server(enable_SMTPUTF8=utf8) as server:
+        config = write_config(tmp_path / "status.yaml", server.port)
+        add_subscribers(db, ["jürgen@example.de", "anna@example.de"])
+        incident(db)
+
+        notifier(db, config).run_until_idle()
+
+        received = sorted(rcpt for rcpt, _, _ in server.mailbox.messages)
+        jurgen, anna = db.outbox.rows()
+        assert anna.state == "sent"
+        if utf8:
+            assert received == ["anna@example.de", "jürgen@example.de"]
+        else:
+            assert received == ["anna@example.de"]
+            assert jurgen.state == "failed" and "non-ASCII" in jurgen.last_error
+
+
+def test_a_line_starting_with_a_dot_arrives_unharmed(smtp):
+    from status.config import Smtp
+    from subscribers.email import SmtpPool
+
+    settings = Smtp.model_validate(
+        {"host": "127.0.0.1", "port": smtp.port, "starttls": False, "from": "s@example.org"}
+    )
+    body = b"line one\r\n.\r\n..two dots\r\n.end\r\n"
+    message = b"Subject: dots\r\nTo: alice@example.org\r\n\r\n" + body
+
+    async def send() -> None:
+        pool = SmtpPool(settings, 1)
+        await pool.send("s@example.org", "alice@example.org", message)
+        await pool.close()
+
+    asyncio.run(send())
+    ((_, _, raw),) = smtp.mailbox.messages
+    assert raw.endswith(body)
