@@ -1,14 +1,16 @@
 """The notifier: fans events out into the outbox and delivers its rows (``notify run``,
 or a thread of the all-in-one process).
 
-One loop on one asyncio event loop: fan out a slice of pending events, claim a batch of
-due rows, deliver them through the channels (``concurrency`` at a time: the SMTP pool's
-connections), record the outcome. The outcome of batch *n* is written while batch
-*n + 1* is delivered, so a notifier killed at any moment leaves at most two batches
-sent but not recorded: those rows are claimed again once their claim expires and sent
-a second time (the in-flight window, docs/decisions.md). Everything else is exactly
-once: a row is ``sent`` only after the server accepted it, and never claimed twice
-while a claim holds.
+One loop on one asyncio event loop. Each step claims a chunk of due rows (the next chunk
+is claimed, and new events are fanned out, in threads while this one is delivered) and
+delivers it through ``concurrency`` workers, one per SMTP connection, each taking the
+next row as soon as it is done with one: no connection waits for the others. Outcomes
+are written a batch at a time (:data:`PER_CONNECTION` rows per connection) while the
+workers go on, so a notifier killed at any moment leaves at most two batches and one
+message per worker sent but not recorded: those rows are claimed again once their
+claim expires and sent a second time (the in-flight window, docs/decisions.md).
+Everything else is exactly once: a row is ``sent`` only after the server accepted it,
+and never claimed twice while a claim holds.
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ import os
 import secrets
 import socket
 import threading
-from collections import OrderedDict
+import time
+from collections import OrderedDict, deque
 from collections.abc import Callable
+from typing import NamedTuple
 
 from status.clock import utcnow
 from status.config import Config
@@ -35,8 +39,18 @@ from subscribers.webhook import WebhookChannel
 log = logging.getLogger(__name__)
 
 LEASE = 300.0  # seconds a claim holds: far longer than a batch takes to deliver
-PER_CONNECTION = 16  # rows claimed per connection and batch
+PER_CONNECTION = 16  # rows per connection whose outcome is written together (a batch)
+CLAIM_BATCHES = 4  # batches claimed at once: fewer, larger statements
+SAFE_LEASE = 0.8  # of a claim's lease, the part in which its rows may be sent
+FAN_OUT = 1000  # subscribers fanned out per step: the first messages leave after one batch
 _UNSET = object()
+
+
+class Chunk(NamedTuple):
+    """Rows claimed together, and until when (monotonic) they may be sent."""
+
+    rows: list
+    deadline: float
 
 
 def worker_name() -> str:
@@ -99,29 +113,32 @@ class Notifier:
         asyncio.run(drain())
 
     async def step(self) -> int:
-        """One round: deliver a batch of due rows while, in threads, new events are fanned
-        out and the next batch is claimed (the database work overlaps the sending);
+        """One round: deliver a chunk of due rows while, in threads, new events are fanned
+        out and the next chunk is claimed (the database work overlaps the sending);
         returns how much was done (0: idle)."""
         config = self.config()
         await self._sync_channels(config)
         if self._fanning is None:
-            self._fanning = asyncio.create_task(asyncio.to_thread(fan_out, self.store, self.secret))
+            self._fanning = asyncio.create_task(
+                asyncio.to_thread(fan_out, self.store, self.secret, max_rows=FAN_OUT)
+            )
         if not self.channels:
             return await self._fanned()
-        size = self.batch or PER_CONNECTION * self._connections(config)
+        size = self.batch or CLAIM_BATCHES * PER_CONNECTION * self._connections(config)
         claimed, self._next = self._next, None
-        rows = await (claimed or self._claim(size))
-        if not rows:
+        chunk = await (claimed or self._claim(size))
+        if not chunk.rows:
             return await self._fanned()  # rows may come of it: wait, then look again
-        if len(rows) == size:  # likely more: claim the next batch while this one is sent
+        if len(chunk.rows) == size:  # likely more: claim the next while this one is sent
             self._next = asyncio.create_task(self._claim(size))
         if self._fanning.done():
             await self._fanned()
-        await self._send(rows, config)
-        return len(rows)
+        await self._send(chunk, config)
+        return len(chunk.rows)
 
-    async def _claim(self, size: int):
-        return await asyncio.to_thread(
+    async def _claim(self, size: int) -> Chunk:
+        taken = time.monotonic()
+        rows = await asyncio.to_thread(
             self.store.outbox.claim,
             self.worker,
             list(self.channels),
@@ -129,63 +146,110 @@ class Notifier:
             lease=self.lease,
             now=utcnow(),
         )
+        return Chunk(rows, taken + self.lease * SAFE_LEASE)
 
     async def _fanned(self) -> int:
         """Wait for the fan-out under way; how many subscribers it visited."""
         task, self._fanning = self._fanning, None
         return await task if task is not None else 0
 
-    async def _send(self, rows, config: Config) -> None:
-        """Deliver claimed rows; their outcome is written while the next batch is sent."""
+    async def _send(self, chunk: Chunk, config: Config) -> None:
+        """Deliver claimed rows, ``concurrency`` at a time; outcomes are written a batch at
+        a time while the delivery goes on. Rows whose claim is about to run out are given
+        back untried (another notifier may take them once it has: never both)."""
+        rows = chunk.rows
+        wanted = {self._notice_key(row, config) for row in rows}
+        notices = {key: self._notices[key] for key in wanted if key in self._notices}
+        if len(notices) < len(wanted):  # a new event: read in a thread
+            notices = await asyncio.to_thread(self._load_notices, wanted, config)
         outcome = Outcome()
-        deliveries = await asyncio.to_thread(self._deliveries, rows, config, outcome)
+        queue = deque(self._deliveries(rows, notices, config, outcome))
         policy = RetryPolicy(**config.notifications.model_dump())
-        await asyncio.gather(*(self._deliver(d, policy, outcome) for d in deliveries))
+        workers = self._connections(config)
+        batch = min(self.batch or PER_CONNECTION * workers, PER_CONNECTION * workers)
+        handing_over: asyncio.Event | None = None  # a full batch waits for the last write
+
+        def current() -> Outcome:  # a delivery ends in the batch filling at that moment
+            return outcome
+
+        async def work() -> None:
+            nonlocal outcome, handing_over
+            while queue and time.monotonic() < chunk.deadline:
+                while handing_over is not None and len(outcome) >= batch:
+                    await handing_over.wait()  # the in-flight window stays two batches
+                await self._deliver(queue.popleft(), policy, current)
+                if len(outcome) >= batch and handing_over is None:
+                    handing_over = asyncio.Event()
+                    full, outcome = outcome, Outcome()
+                    try:
+                        await self._record(full)
+                    finally:
+                        handing_over.set()
+                        handing_over = None
+
+        await asyncio.gather(*(work() for _ in range(min(workers, len(queue)))))
+        await self._record(outcome)
+        if queue:
+            log.warning("%d claimed rows given back untried: the claim ran out", len(queue))
+            await self._release(d.outbox_id for d in queue)
+
+    async def _record(self, outcome: Outcome) -> None:
+        """Write ``outcome`` in a thread once the previous one is written (at most one
+        write under way, and one batch waiting for it)."""
         await self._recorded()
-        self._recording = asyncio.create_task(
-            asyncio.to_thread(self.store.outbox.finish, outcome, utcnow())
-        )
+        if len(outcome):
+            self._recording = asyncio.create_task(
+                asyncio.to_thread(self.store.outbox.finish, outcome, utcnow())
+            )
 
     async def _finish_in_hand(self) -> None:
-        """Stopping: the batch claimed ahead is sent too, the fan-out under way ends, and
-        every outcome is written; then the connections close."""
+        """Stopping: the chunk claimed ahead is given back unsent, the fan-out under way
+        ends, and every outcome is written; then the connections close."""
         try:
             if self._next is not None:
                 task, self._next = self._next, None
-                if rows := await task:
-                    await self._send(rows, self.config())
+                await self._release(row.id for row in (await task).rows)
             await self._recorded()
             await self._fanned()
         finally:
             await self._close_channels()
 
+    async def _release(self, ids) -> None:
+        if ids := list(ids):
+            await asyncio.to_thread(self.store.outbox.release, ids, self.worker)
+
     async def _recorded(self) -> None:
-        """Wait until the previous batch's outcome is written."""
+        """Wait until the outcome being written is written."""
         if self._recording is not None:
             task, self._recording = self._recording, None
             await task
 
-    async def _deliver(self, delivery: Delivery, policy: RetryPolicy, outcome: Outcome):
+    async def _deliver(
+        self, delivery: Delivery, policy: RetryPolicy, outcome: Callable[[], Outcome]
+    ) -> None:
+        """Deliver, and note what became of it in ``outcome()`` (the batch current when
+        the delivery ends)."""
         try:
             await self.channels[delivery.channel].notify(delivery)
         except DeliveryError as exc:
             log.info("outbox %s: %s", delivery.outbox_id, exc)
-            policy.settle(outcome, delivery, exc, utcnow())
+            policy.settle(outcome(), delivery, exc, utcnow())
         except Exception as exc:  # a channel's bug: retried like a temporary error
             log.exception("outbox %s: channel %s failed", delivery.outbox_id, delivery.channel)
-            policy.settle(outcome, delivery, DeliveryError(f"{type(exc).__name__}"), utcnow())
+            policy.settle(outcome(), delivery, DeliveryError(f"{type(exc).__name__}"), utcnow())
         else:
-            outcome.sent.append(delivery.outbox_id)
+            outcome().sent.append(delivery.outbox_id)
 
     # -- rows -> deliveries ------------------------------------------------------------------
-    def _deliveries(self, rows, config: Config, outcome: Outcome) -> list[Delivery]:
-        """The claimed rows as deliveries; rows nobody should get any more are cancelled."""
+    def _deliveries(self, rows, notices, config: Config, outcome: Outcome) -> list[Delivery]:
+        """The claimed rows as deliveries, given their ``notices`` by (event, language);
+        rows nobody should get any more are cancelled."""
         found = []
         for row in rows:
             if row.subscriber_state is None or not row.email:
                 outcome.cancelled.append((row.id, "the subscriber left"))
                 continue
-            notice = self._notice(row.event_id, row.language or "en", config)
+            notice = notices[self._notice_key(row, config)]
             if notice is None:
                 outcome.cancelled.append((row.id, "what the event was about is gone"))
                 continue
@@ -208,16 +272,27 @@ class Notifier:
             )
         return found
 
-    def _notice(self, event_id: int, language: str, config: Config) -> content.Notice | None:
+    @staticmethod
+    def _notice_key(row, config: Config) -> tuple[int, str]:
+        """(event, language) of a claimed row: the subscriber's language if the site
+        speaks it, else the site's first."""
+        language = row.language or "en"
         if language not in config.site.languages:
             language = config.site.languages[0]
-        key = (event_id, language)
-        if key not in self._notices:
-            event = self.store.outbox.event(event_id)
-            self._notices[key] = event and content.build(self.store, config, event, language)
-            while len(self._notices) > 64:
-                self._notices.popitem(last=False)
-        return self._notices[key]
+        return row.event_id, language
+
+    def _load_notices(self, keys, config: Config) -> dict[tuple[int, str], content.Notice | None]:
+        """The notices of ``keys``, built where not kept (database reads: run it in a
+        thread); the last few are kept."""
+        found = {}
+        for key in keys:
+            if key not in self._notices:
+                event = self.store.outbox.event(key[0])
+                self._notices[key] = event and content.build(self.store, config, event, key[1])
+            found[key] = self._notices[key]
+        while len(self._notices) > 64:
+            self._notices.popitem(last=False)
+        return found
 
     # -- channels ----------------------------------------------------------------------------
     def _connections(self, config: Config) -> int:
