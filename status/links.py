@@ -15,10 +15,11 @@ the emails, so they live here too; the public pages route exactly these.
 from __future__ import annotations
 
 import functools
+import hashlib
 import secrets
 from dataclasses import dataclass
 
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 from itsdangerous.encoding import base64_encode
 
 CONFIRM, MANAGE, UNSUBSCRIBE = "confirm", "manage", "unsubscribe"
@@ -58,13 +59,42 @@ def first_version() -> int:
     return secrets.randbelow(2**30) + 1
 
 
+class _Signer(TimestampSigner):
+    """Derives its key once (itsdangerous derives it again for every signature), and
+    names SHA-1 by OpenSSL's constructor, which gives ``hmac`` its C implementation
+    (itsdangerous' default, a Python wrapper, gets the pure-Python one; same digest)."""
+
+    default_digest_method = staticmethod(hashlib.sha1)
+
+    def derive_key(self, secret_key: str | bytes | None = None) -> bytes:
+        derived = self.__dict__.setdefault("_derived", {})
+        if secret_key not in derived:
+            derived[secret_key] = super().derive_key(secret_key)
+        return derived[secret_key]
+
+
 class _Serializer(URLSafeTimedSerializer):
-    """Never tries to compress: the payload is two numbers, which zlib only makes longer,
-    and trying cost a third of making a token (two per notification email). Tokens made
-    compressed still load."""
+    """itsdangerous' URL-safe timed tokens, made at a third of the cost (two per
+    notification email, and a notification costs about as much as sending it): one
+    signer per salt, made once, with its key derived once; the payload, two numbers,
+    written as the compact JSON it is without the json module and never compressed
+    (zlib only makes it longer). Tokens made by plain itsdangerous still load, and these
+    load there."""
+
+    default_signer = _Signer
+
+    def make_signer(self, salt: str | bytes | None = None) -> TimestampSigner:
+        signers = self.__dict__.setdefault("_signers", {})
+        if salt not in signers:
+            signers[salt] = super().make_signer(salt)
+        return signers[salt]
 
     def dump_payload(self, obj) -> bytes:
-        return base64_encode(self.serializer.dumps(obj, **self.serializer_kwargs).encode())
+        if type(obj) is list and len(obj) == 2 and all(type(v) is int for v in obj):
+            text = f"[{obj[0]},{obj[1]}]"  # what json.dumps(obj, separators=(",", ":")) says
+        else:
+            text = self.serializer.dumps(obj, **self.serializer_kwargs)
+        return base64_encode(text.encode())
 
 
 @functools.lru_cache(maxsize=32)

@@ -54,3 +54,17 @@ def test_urls_point_to_the_site():
 
 def test_first_versions_differ():
     assert len({links.first_version() for _ in range(20)}) > 1
+
+
+def test_tokens_are_plain_itsdangerous_tokens_both_ways(monkeypatch):
+    # Links in emails already sent keep working, whichever way the token was made.
+    from itsdangerous import URLSafeTimedSerializer
+
+    monkeypatch.setattr(time, "time", lambda: 1_800_000_000.0)  # the same second for both
+    for purpose in links.PURPOSES:
+        plain = URLSafeTimedSerializer(SECRET, salt=links.SALTS[purpose])
+        token = links.make(SECRET, purpose, 12, 987_654_321)
+        assert token == plain.dumps([12, 987_654_321])
+        assert plain.loads(token) == [12, 987_654_321]
+        other = plain.dumps([7, 8])
+        assert links.check(SECRET, purpose, other) == links.LinkSubject(7, 8)
