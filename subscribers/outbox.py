@@ -105,8 +105,13 @@ def fan_out_batch(store: Store, secret: str, event, *, batch: int = BATCH) -> tu
         ]
         added = uow.outbox.add(rows)
         more = len(followers) == batch
+        first = progress.last_subscriber_id == 0
         last = followers[-1].id if followers else progress.last_subscriber_id
         uow.outbox.progress(event.id, last, added, None if more else now)
+    if first and more:
+        # Many rows at once: the planner learns of them now, not when autovacuum next
+        # looks (a minute, in which each claim would scan and sort every pending row).
+        store.outbox.analyze()
     if not more:
         log.info("event %s (%s): fanned out", event.id, event.kind)
     return len(followers), more

@@ -187,6 +187,13 @@ class OutboxRepository(Repository):
                 .values(last_subscriber_id=last_subscriber_id, rows=f.rows + added, done_at=done_at)
             )
 
+    def analyze(self) -> None:
+        """Refresh the outbox's planner statistics (PostgreSQL; SQLite plans these
+        queries well without)."""
+        with self.scope.write() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(sa.text("ANALYZE outbox"))
+
     # -- delivery --------------------------------------------------------------------------
     def claim(
         self, worker: str, channels: Sequence[str], *, limit: int, lease: float, now: datetime

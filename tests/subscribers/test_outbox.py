@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 import sqlalchemy as sa
 
 from status import schema as t
@@ -122,3 +123,16 @@ def test_claims_are_disjoint_and_expire(db):
     later = db.outbox.claim("three", ["email"], limit=10, lease=60, now=now + timedelta(seconds=61))
     assert len(later) == 5  # the first two workers died: their claims expired
     assert {r.attempts for r in later} == {2}
+
+
+def test_a_large_fan_out_tells_the_postgresql_planner_at_once(db):
+    # Without statistics PostgreSQL plans every claim as a scan and sort of all pending
+    # rows, until autovacuum looks; the first batch of a large fan-out analyzes the table.
+    if db.dialect != "postgresql":
+        pytest.skip("SQLite plans these queries well without statistics")
+    add_subscribers(db, [f"s{i}@example.org" for i in range(7)])
+    incident(db)
+    assert fan_out(db, SECRET, batch=3) == 7
+    with db.engine.connect() as conn:
+        known = conn.execute(sa.text("SELECT reltuples FROM pg_class WHERE relname = 'outbox'"))
+        assert known.scalar() == 3  # the rows there after the first batch
