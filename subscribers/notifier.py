@@ -33,7 +33,7 @@ from status.store.outbox import Outcome
 from subscribers import content
 from subscribers.base import Channel, Delivery, DeliveryError, RetryPolicy
 from subscribers.email import EmailChannel
-from subscribers.outbox import fan_out
+from subscribers.outbox import Claim, fan_out
 from subscribers.webhook import WebhookChannel
 
 log = logging.getLogger(__name__)
@@ -82,7 +82,8 @@ class Notifier:
         self._notices: OrderedDict[tuple[int, str], content.Notice | None] = OrderedDict()
         self._recording: asyncio.Task | None = None
         self._fanning: asyncio.Task | None = None  # a fan-out under way
-        self._next: asyncio.Task | None = None  # the next batch, being claimed
+        self._next: asyncio.Task | None = None  # the next chunk, being claimed
+        self._ready: deque[Chunk] = deque()  # chunks claimed by a fan-out, to send
 
     # -- the loop ----------------------------------------------------------------------------
     def run(self, stopping: threading.Event) -> None:
@@ -113,28 +114,38 @@ class Notifier:
         asyncio.run(drain())
 
     async def step(self) -> int:
-        """One round: deliver a chunk of due rows while, in threads, new events are fanned
+        """One round: deliver a chunk of rows while, in threads, new events are fanned
         out and the next chunk is claimed (the database work overlaps the sending);
-        returns how much was done (0: idle)."""
+        returns how much was done (0: idle). A fan-out writes its rows claimed for this
+        notifier: they are the next chunk, without a claim of their own."""
         config = self.config()
         await self._sync_channels(config)
         if self._fanning is None:
-            self._fanning = asyncio.create_task(
-                asyncio.to_thread(fan_out, self.store, self.secret, max_rows=FAN_OUT)
-            )
+            self._fanning = asyncio.create_task(self._fan_out())
         if not self.channels:
             return await self._fanned()
-        size = self.batch or CLAIM_BATCHES * PER_CONNECTION * self._connections(config)
-        claimed, self._next = self._next, None
-        chunk = await (claimed or self._claim(size))
-        if not chunk.rows:
-            return await self._fanned()  # rows may come of it: wait, then look again
-        if len(chunk.rows) == size:  # likely more: claim the next while this one is sent
-            self._next = asyncio.create_task(self._claim(size))
         if self._fanning.done():
             await self._fanned()
+        if self._ready:
+            chunk = self._ready.popleft()
+        else:
+            size = self.batch or CLAIM_BATCHES * PER_CONNECTION * self._connections(config)
+            claimed, self._next = self._next, None
+            chunk = await (claimed or self._claim(size))
+            if not chunk.rows:
+                return await self._fanned()  # rows may come of it: wait, then look again
+            if len(chunk.rows) == size:  # likely more: claim the next while this is sent
+                self._next = asyncio.create_task(self._claim(size))
         await self._send(chunk, config)
         return len(chunk.rows)
+
+    async def _fan_out(self) -> tuple[int, Chunk]:
+        claim = Claim(self.worker, tuple(self.channels), self.lease)
+        taken = time.monotonic()
+        visited = await asyncio.to_thread(
+            fan_out, self.store, self.secret, max_rows=FAN_OUT, claim=claim
+        )
+        return visited, Chunk(claim.rows, taken + self.lease * SAFE_LEASE)
 
     async def _claim(self, size: int) -> Chunk:
         taken = time.monotonic()
@@ -149,9 +160,15 @@ class Notifier:
         return Chunk(rows, taken + self.lease * SAFE_LEASE)
 
     async def _fanned(self) -> int:
-        """Wait for the fan-out under way; how many subscribers it visited."""
+        """Wait for the fan-out under way, its rows ready to send; how many subscribers
+        it visited."""
         task, self._fanning = self._fanning, None
-        return await task if task is not None else 0
+        if task is None:
+            return 0
+        visited, chunk = await task
+        if chunk.rows:
+            self._ready.append(chunk)
+        return visited
 
     async def _send(self, chunk: Chunk, config: Config) -> None:
         """Deliver claimed rows, ``concurrency`` at a time; outcomes are written a batch at
@@ -203,14 +220,16 @@ class Notifier:
             )
 
     async def _finish_in_hand(self) -> None:
-        """Stopping: the chunk claimed ahead is given back unsent, the fan-out under way
-        ends, and every outcome is written; then the connections close."""
+        """Stopping: the fan-out under way ends, the chunks claimed ahead are given back
+        unsent, and every outcome is written; then the connections close."""
         try:
             if self._next is not None:
                 task, self._next = self._next, None
-                await self._release(row.id for row in (await task).rows)
-            await self._recorded()
+                self._ready.append(await task)
             await self._fanned()
+            while self._ready:
+                await self._release(row.id for row in self._ready.popleft().rows)
+            await self._recorded()
         finally:
             await self._close_channels()
 

@@ -19,11 +19,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from status.clock import utcnow
 from status.models import OutboxState
 from status.store import Store
+from status.store.outbox import Claimed
 from subscribers.content import NOTIFYING, ONE_PERSON, recipient_state
 
 log = logging.getLogger(__name__)
@@ -41,6 +43,18 @@ def recipient_hash(secret: str, channel: str, address: str) -> str:
     return hmac.new(key, text, hashlib.sha256).hexdigest()
 
 
+@dataclass
+class Claim:
+    """Rows a fan-out writes already claimed for ``worker`` (for ``lease`` seconds), so
+    that its notifier delivers them at once instead of claiming them back; only rows of
+    ``channels`` (those it can deliver). What was claimed is added to ``rows``."""
+
+    worker: str
+    channels: tuple[str, ...]
+    lease: float
+    rows: list[Claimed] = field(default_factory=list)
+
+
 def fan_out(
     store: Store,
     secret: str,
@@ -49,6 +63,7 @@ def fan_out(
     batch: int = BATCH,
     settle: float | None = None,
     now: datetime | None = None,
+    claim: Claim | None = None,
 ) -> int:
     """Fan out pending events, about ``max_rows`` subscribers' worth (the caller comes
     back for more); returns how many subscribers were visited."""
@@ -60,7 +75,7 @@ def fan_out(
     for event in store.outbox.pending_events(cursor, NOTIFYING):
         more = True
         while more and visited < max_rows:
-            count, more = fan_out_batch(store, secret, event, batch=batch)
+            count, more = fan_out_batch(store, secret, event, batch=batch, claim=claim)
             visited += count
         if more:
             break
@@ -75,9 +90,12 @@ def fan_out(
     return visited
 
 
-def fan_out_batch(store: Store, secret: str, event, *, batch: int = BATCH) -> tuple[int, bool]:
+def fan_out_batch(
+    store: Store, secret: str, event, *, batch: int = BATCH, claim: Claim | None = None
+) -> tuple[int, bool]:
     """One batch of ``event``'s fan-out; returns (subscribers visited, more to do)."""
     now = utcnow()
+    until = now + timedelta(seconds=claim.lease) if claim else None
     with store.begin() as uow:
         progress = uow.outbox.lock_fanout(event.id, now)
         if progress is None or progress.done_at is not None:
@@ -90,6 +108,7 @@ def fan_out_batch(store: Store, secret: str, event, *, batch: int = BATCH) -> tu
             followers = uow.outbox.followers(
                 event.components, after=progress.last_subscriber_id, limit=batch
             )
+        claimed = {f.id for f in followers if claim and f.channel in claim.channels}
         rows = [
             {
                 "event_id": event.id,
@@ -97,9 +116,11 @@ def fan_out_batch(store: Store, secret: str, event, *, batch: int = BATCH) -> tu
                 "recipient_hash": recipient_hash(secret, f.channel, f.email),
                 "subscriber_id": f.id,
                 "state": OutboxState.PENDING.value,
-                "attempts": 0,
+                "attempts": 1 if f.id in claimed else 0,
                 "next_attempt_at": now,
                 "created_at": now,
+                "claimed_by": claim.worker if f.id in claimed else None,
+                "claimed_until": until if f.id in claimed else None,
             }
             for f in followers
         ]
@@ -107,7 +128,24 @@ def fan_out_batch(store: Store, secret: str, event, *, batch: int = BATCH) -> tu
         more = len(followers) == batch
         first = progress.last_subscriber_id == 0
         last = followers[-1].id if followers else progress.last_subscriber_id
-        uow.outbox.progress(event.id, last, added, None if more else now)
+        uow.outbox.progress(event.id, last, len(added), None if more else now)
+    if claim is not None:  # committed: these are ours to deliver
+        claim.rows.extend(
+            Claimed(
+                added[f.id],
+                event.id,
+                f.channel,
+                f.id,
+                1,
+                now,
+                f.email,
+                f.language,
+                f.token_version,
+                f.state,
+            )
+            for f in followers
+            if f.id in claimed and f.id in added
+        )
     if first and more:
         # Many rows at once: the planner learns of them now, not when autovacuum next
         # looks (a minute, in which each claim would scan and sort every pending row).

@@ -61,6 +61,13 @@ class Claimed(NamedTuple):
     subscriber_state: str | None
 
 
+def _recipient_columns():
+    """What fan-out reads of a subscriber: whom to tell, how, and (for a delivery that
+    starts at once) in which language, with which link version."""
+    s = t.subscribers.c
+    return s.id, s.channel, _address(), s.language, s.token_version, s.state
+
+
 def _address():
     """Where a subscriber is told, labelled ``email``: the address, or a webhook's URL."""
     s = t.subscribers.c
@@ -145,7 +152,7 @@ class OutboxRepository(Repository):
         """Confirmed subscribers past id ``after`` (id order) following any of
         ``components``; an empty list reaches every confirmed subscriber."""
         s, sc = t.subscribers.c, t.subscriber_components.c
-        query = sa.select(s.id, s.channel, _address()).where(
+        query = sa.select(*_recipient_columns()).where(
             s.state == SubscriberState.CONFIRMED.value, s.id > after
         )
         if components:
@@ -161,22 +168,25 @@ class OutboxRepository(Repository):
         s = t.subscribers.c
         if subscriber_id is None or state is None:
             return []
-        query = sa.select(s.id, s.channel, _address()).where(
+        query = sa.select(*_recipient_columns()).where(
             s.id == int(subscriber_id), s.state == state
         )
         with self.scope.read() as conn:
             return conn.execute(query).all()
 
-    def add(self, rows: list[dict]) -> int:
+    def add(self, rows: list[dict]) -> dict[int, int]:
         """Insert outbox rows; those already there (same event, channel, recipient) are
-        left alone. Returns how many were new."""
+        left alone. Returns the new rows' ids by subscriber id."""
         if not rows:
-            return 0
+            return {}
+        o = t.outbox.c
         with self.scope.write() as conn:
-            stmt = insert(conn, t.outbox).on_conflict_do_nothing(
-                index_elements=["event_id", "channel", "recipient_hash"]
+            stmt = (
+                insert(conn, t.outbox)
+                .on_conflict_do_nothing(index_elements=["event_id", "channel", "recipient_hash"])
+                .returning(o.subscriber_id, o.id)
             )
-            return conn.execute(stmt, rows).rowcount
+            return dict(conn.execute(stmt, rows).all())
 
     def progress(self, event_id: int, last_subscriber_id: int, added: int, done_at) -> None:
         f = t.outbox_fanout.c

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from status import schema as t
 from status.clock import utcnow
 from status.ops.maintenance import schedule_maintenance
-from subscribers.outbox import fan_out, recipient_hash
+from subscribers.outbox import Claim, fan_out, recipient_hash
 from tests.conftest import SECRET
 from tests.subscribers.support import ALICE, add_subscribers, incident
 
@@ -123,6 +123,33 @@ def test_claims_are_disjoint_and_expire(db):
     later = db.outbox.claim("three", ["email"], limit=10, lease=60, now=now + timedelta(seconds=61))
     assert len(later) == 5  # the first two workers died: their claims expired
     assert {r.attempts for r in later} == {2}
+
+
+def test_a_fan_out_hands_its_rows_to_its_notifier_already_claimed(db):
+    add_subscribers(db, [f"s{i}@example.org" for i in range(5)], language="de")
+    incident(db)
+    claim = Claim("one", ("email",), lease=60)
+    assert fan_out(db, SECRET, batch=2, claim=claim) == 5
+
+    rows = {r.id: r for r in db.outbox.rows()}
+    assert sorted(c.id for c in claim.rows) == sorted(rows)  # every row, once
+    assert {rows[c.id].claimed_by for c in claim.rows} == {"one"}
+    assert {(c.email.endswith("@example.org"), c.language, c.attempts) for c in claim.rows} == {
+        (True, "de", 1)
+    }
+    assert db.outbox.claim("two", ["email"], limit=10, lease=60, now=utcnow()) == []
+    later = utcnow() + timedelta(seconds=61)  # "one" died: the rows are anyone's
+    assert len(db.outbox.claim("two", ["email"], limit=10, lease=60, now=later)) == 5
+
+
+def test_a_fan_out_claims_only_rows_its_notifier_can_deliver(db):
+    add_subscribers(db, ["alice@example.org"])
+    incident(db)
+    claim = Claim("one", ("webhook",), lease=60)  # no mail server configured
+    fan_out(db, SECRET, claim=claim)
+    assert claim.rows == []
+    (row,) = db.outbox.rows()
+    assert row.claimed_by is None and row.attempts == 0
 
 
 def test_a_large_fan_out_tells_the_postgresql_planner_at_once(db):
