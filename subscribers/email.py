@@ -58,6 +58,13 @@ def _environment(language: str) -> Environment:
     return env
 
 
+def warm_templates(language: str) -> None:
+    """Compile the email templates for ``language`` (they are cached per process)."""
+    env = _environment(language)
+    for name in TEMPLATES.iterdir():
+        env.get_template(name.name)
+
+
 class Prepared:
     """One event's message in one language, ready for any number of recipients."""
 

@@ -26,13 +26,14 @@ from collections import OrderedDict, deque
 from collections.abc import Callable
 from typing import NamedTuple
 
+from status import i18n
 from status.clock import utcnow
 from status.config import Config
 from status.store import Store
 from status.store.outbox import Outcome
 from subscribers import content
 from subscribers.base import Channel, Delivery, DeliveryError, RetryPolicy
-from subscribers.email import EmailChannel
+from subscribers.email import EmailChannel, warm_templates
 from subscribers.outbox import Claim, fan_out
 from subscribers.webhook import WebhookChannel
 
@@ -92,6 +93,7 @@ class Notifier:
 
     async def serve(self, stopping: threading.Event) -> None:
         log.info("notifier %s running", self.worker)
+        await asyncio.to_thread(self._warm, self.config())
         try:
             while not stopping.is_set():
                 if not await self.step():
@@ -120,12 +122,12 @@ class Notifier:
         notifier: they are the next chunk, without a claim of their own."""
         config = self.config()
         await self._sync_channels(config)
+        if self._fanning is not None and self._fanning.done():
+            await self._fanned()  # its rows are ready: the next fan-out starts at once
         if self._fanning is None:
             self._fanning = asyncio.create_task(self._fan_out())
         if not self.channels:
             return await self._fanned()
-        if self._fanning.done():
-            await self._fanned()
         if self._ready:
             chunk = self._ready.popleft()
         else:
@@ -312,6 +314,14 @@ class Notifier:
         while len(self._notices) > 64:
             self._notices.popitem(last=False)
         return found
+
+    def _warm(self, config: Config) -> None:
+        """Load the locales and compile the templates now, not for an incident's first
+        mail (a tenth of a second)."""
+        now = utcnow()
+        for language in config.site.languages:
+            i18n.format_when(now, config.site.tz, language)
+            warm_templates(language)
 
     # -- channels ----------------------------------------------------------------------------
     def _connections(self, config: Config) -> int:

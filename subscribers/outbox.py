@@ -31,6 +31,7 @@ from subscribers.content import NOTIFYING, ONE_PERSON, recipient_state
 log = logging.getLogger(__name__)
 
 BATCH = 1000
+FIRST_BATCH = 100  # an event's first batch: written, and sent, in a moment
 SETTLE = 300.0
 CHANNELS = ("email", "webhook")  # a subscriber's `channel`: each is told one way
 
@@ -66,15 +67,16 @@ def fan_out(
     claim: Claim | None = None,
 ) -> int:
     """Fan out pending events, about ``max_rows`` subscribers' worth (the caller comes
-    back for more); returns how many subscribers were visited."""
+    back for more); returns how many subscribers were visited. With a ``claim``, it
+    returns after the first batch that claimed rows: they are to be sent now."""
     now = now or utcnow()
     if settle is None:  # SQLite commits one writer at a time, in id order
         settle = SETTLE if store.dialect == "postgresql" else 0.0
     cursor = store.outbox.cursor()
-    visited = 0
+    visited, claimed = 0, len(claim.rows) if claim else 0
     for event in store.outbox.pending_events(cursor, NOTIFYING):
         more = True
-        while more and visited < max_rows:
+        while more and visited < max_rows and not (claim and len(claim.rows) > claimed):
             count, more = fan_out_batch(store, secret, event, batch=batch, claim=claim)
             visited += count
         if more:
@@ -105,6 +107,8 @@ def fan_out_batch(
             followers = uow.outbox.recipient(subscriber_id, recipient_state(event.kind))
             batch = len(followers) + 1  # done after this batch
         else:
+            if progress.last_subscriber_id == 0:  # the first mail leaves sooner
+                batch = min(batch, FIRST_BATCH)
             followers = uow.outbox.followers(
                 event.components, after=progress.last_subscriber_id, limit=batch
             )
@@ -126,7 +130,7 @@ def fan_out_batch(
         ]
         added = uow.outbox.add(rows)
         more = len(followers) == batch
-        first = progress.last_subscriber_id == 0
+        second = progress.last_subscriber_id != 0 and progress.rows <= batch
         last = followers[-1].id if followers else progress.last_subscriber_id
         uow.outbox.progress(event.id, last, len(added), None if more else now)
     if claim is not None:  # committed: these are ours to deliver
@@ -146,9 +150,10 @@ def fan_out_batch(
             for f in followers
             if f.id in claimed and f.id in added
         )
-    if first and more:
+    if second:
         # Many rows at once: the planner learns of them now, not when autovacuum next
         # looks (a minute, in which each claim would scan and sort every pending row).
+        # Not after the first batch: its rows are being sent meanwhile.
         store.outbox.analyze()
     if not more:
         log.info("event %s (%s): fanned out", event.id, event.kind)
