@@ -129,14 +129,15 @@ def fan_out_batch(
             for f in followers
         ]
         added = uow.outbox.add(rows)
+        ours = uow.outbox.claimed_in(event.id, claim.worker, until) if claimed else {}
         more = len(followers) == batch
         second = progress.last_subscriber_id != 0 and progress.rows <= batch
         last = followers[-1].id if followers else progress.last_subscriber_id
-        uow.outbox.progress(event.id, last, len(added), None if more else now)
+        uow.outbox.progress(event.id, last, added, None if more else now)
     if claim is not None:  # committed: these are ours to deliver
         claim.rows.extend(
             Claimed(
-                added[f.id],
+                ours[f.id],
                 event.id,
                 f.channel,
                 f.id,
@@ -148,7 +149,7 @@ def fan_out_batch(
                 f.state,
             )
             for f in followers
-            if f.id in claimed and f.id in added
+            if f.id in ours
         )
     if second:
         # Many rows at once: the planner learns of them now, not when autovacuum next
