@@ -239,7 +239,8 @@ class _Connection:
             if self.client is None or self.sent >= self.smtp.messages_per_connection:
                 await self.close()
                 self.client = await self._open()
-            await self._transaction(self.client, sender, recipient, message)
+            async with asyncio.timeout(self.smtp.timeout):
+                await self._transaction(self.client, sender, recipient, message)
             self.sent += 1
         except Refused as exc:
             # The session is still good: only this recipient was refused.
@@ -264,7 +265,9 @@ class _Connection:
         scans the message twice for line ends and dots, which costs as much as the
         exchange itself. Here the addresses were checked once (:func:`check_address`) and
         :meth:`Prepared.message` builds CRLF lines none of which starts with a dot (a
-        message that does anyway takes aiosmtplib's ``data``, which escapes it)."""
+        message that does anyway takes aiosmtplib's ``data``, which escapes it). The
+        caller's one timeout covers the whole transaction: aiosmtplib's own, one per
+        reply, cost as much as reading the replies."""
         if client.is_ehlo_or_helo_needed:
             await client.ehlo()
         utf8 = not (sender + recipient).isascii()
@@ -273,20 +276,22 @@ class _Connection:
         options = [b"SMTPUTF8"] if utf8 else []
         if client.supports_extension("size"):
             options.append(b"SIZE=%d" % (len(message) + 3))  # with the final ".\r\n"
-        reply = await client.execute_command(b"MAIL", b"FROM:<%s>" % sender.encode(), *options)
+        reply = await client.execute_command(
+            b"MAIL", b"FROM:<%s>" % sender.encode(), *options, timeout=None
+        )
         if reply.code != 250:
             raise aiosmtplib.SMTPSenderRefused(reply.code, reply.message, sender)
-        reply = await client.execute_command(b"RCPT", b"TO:<%s>" % recipient.encode())
+        reply = await client.execute_command(b"RCPT", b"TO:<%s>" % recipient.encode(), timeout=None)
         if reply.code not in (250, 251):
             raise Refused(f"{reply.code} {reply.message}", permanent=500 <= reply.code < 600)
         if b"\n." in message or not message.endswith(b"\r\n"):
-            await client.data(message)
+            await client.data(message, timeout=None)
             return
-        reply = await client.execute_command(b"DATA")
+        reply = await client.execute_command(b"DATA", timeout=None)
         if reply.code != 354:
             raise aiosmtplib.SMTPDataError(reply.code, reply.message)
         client.protocol.write(message + b".\r\n")
-        reply = await client.protocol.read_response(timeout=client.timeout)
+        reply = await client.protocol.read_response(timeout=None)
         if reply.code != 250:
             raise aiosmtplib.SMTPDataError(reply.code, reply.message)
 

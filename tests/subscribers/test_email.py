@@ -346,3 +346,31 @@ def test_a_line_starting_with_a_dot_arrives_unharmed(smtp):
     asyncio.run(send())
     ((_, _, raw),) = smtp.mailbox.messages
     assert raw.endswith(body)
+
+
+def test_a_server_that_stops_answering_times_out_and_the_mail_goes_later(db, smtp, config):
+    config.write_text(
+        config.read_text().replace("connections: 2", "connections: 2\n  timeout: 300ms")
+    )
+    add_subscribers(db, ["bob@example.org"])
+    original = smtp.mailbox.handle_DATA
+    stalls = [2.0]
+
+    async def stalling(server, session, envelope):
+        if stalls:
+            await asyncio.sleep(stalls.pop())  # longer than the timeout
+        return await original(server, session, envelope)
+
+    smtp.mailbox.handle_DATA = stalling
+    incident(db)
+    worker = notifier(db, config)
+    started = utcnow()
+    worker.run_until_idle()
+
+    (row,) = db.outbox.rows()
+    assert row.state == "pending" and "TimeoutError" in row.last_error
+    assert (utcnow() - started).total_seconds() < 1.5  # gave up after the timeout
+
+    due_now(db)
+    worker.run_until_idle()
+    assert states(db) == {"sent": 1}
