@@ -113,21 +113,8 @@ def fan_out_batch(
                 event.components, after=progress.last_subscriber_id, limit=batch
             )
         claimed = {f.id for f in followers if claim and f.channel in claim.channels}
-        rows = [
-            {
-                "event_id": event.id,
-                "channel": f.channel,
-                "recipient_hash": recipient_hash(secret, f.channel, f.email),
-                "subscriber_id": f.id,
-                "state": OutboxState.PENDING.value,
-                "attempts": 1 if f.id in claimed else 0,
-                "next_attempt_at": now,
-                "created_at": now,
-                "claimed_by": claim.worker if f.id in claimed else None,
-                "claimed_until": until if f.id in claimed else None,
-            }
-            for f in followers
-        ]
+        rows = [_row(secret, event, f, now, claim if f.id in claimed else None, until)
+                for f in followers]  # fmt: skip
         added = uow.outbox.add(rows)
         ours = uow.outbox.claimed_in(event.id, claim.worker, until) if claimed else {}
         more = len(followers) == batch
@@ -135,19 +122,8 @@ def fan_out_batch(
         last = followers[-1].id if followers else progress.last_subscriber_id
         uow.outbox.progress(event.id, last, added, None if more else now)
     if claim is not None:  # committed: these are ours to deliver
-        claim.rows.extend(
-            Claimed(
-                ours[f.id],
-                event.id,
-                f.channel,
-                f.id,
-                1,
-                now,
-                f.email,
-                f.language,
-                f.token_version,
-                f.state,
-            )
+        claim.rows.extend(  # a follower is (id, channel, email, language, version, state)
+            Claimed(ours[f.id], event.id, f.channel, f.id, 1, now, *f[2:])
             for f in followers
             if f.id in ours
         )
@@ -159,3 +135,19 @@ def fan_out_batch(
     if not more:
         log.info("event %s (%s): fanned out", event.id, event.kind)
     return len(followers), more
+
+
+def _row(secret: str, event, follower, now: datetime, claim: Claim | None, until) -> dict:
+    """The outbox row of ``follower`` for ``event``, claimed when ``claim`` is given."""
+    return {
+        "event_id": event.id,
+        "channel": follower.channel,
+        "recipient_hash": recipient_hash(secret, follower.channel, follower.email),
+        "subscriber_id": follower.id,
+        "state": OutboxState.PENDING.value,
+        "attempts": 1 if claim else 0,
+        "next_attempt_at": now,
+        "created_at": now,
+        "claimed_by": claim.worker if claim else None,
+        "claimed_until": until if claim else None,
+    }
