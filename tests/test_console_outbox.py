@@ -92,3 +92,5 @@ def test_the_page_is_in_german_too(app, people, delivered):  # noqa: F811
     admin = console_as(app, people, "admin")
     page = admin.get("/console/outbox", headers={"Accept-Language": "de"}).text
     assert "Fehlgeschlagen" in page and "Fehlgeschlagene erneut senden" in page
+    # Rows nobody should get any more are dropped, not "called off" like a window.
+    assert "Verworfen" in page and "Abgesagt" not in page
