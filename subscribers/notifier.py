@@ -43,7 +43,7 @@ LEASE = 300.0  # seconds a claim holds: far longer than a batch takes to deliver
 PER_CONNECTION = 16  # rows per connection whose outcome is written together (a batch)
 CLAIM_BATCHES = 4  # batches claimed at once: fewer, larger statements
 SAFE_LEASE = 0.8  # of a claim's lease, the part in which its rows may be sent
-FAN_OUT = 1000  # subscribers fanned out per step: the first messages leave after one batch
+FAN_OUT = 1000  # at most this many subscribers fanned out per step (claimed: one batch)
 _UNSET = object()
 
 
@@ -59,6 +59,9 @@ def worker_name() -> str:
 
 
 class Notifier:
+    """``concurrency``: connections (default ``smtp.connections``); ``batch``: rows per
+    claim and at most per recorded batch (tests); ``lease``: how long a claim holds."""
+
     def __init__(
         self,
         store: Store,
@@ -88,7 +91,7 @@ class Notifier:
 
     # -- the loop ----------------------------------------------------------------------------
     def run(self, stopping: threading.Event) -> None:
-        """Until ``stopping`` is set; the batch in hand is finished and recorded first."""
+        """Until ``stopping`` is set; the chunk in hand is finished and recorded first."""
         asyncio.run(self.serve(stopping))
 
     async def serve(self, stopping: threading.Event) -> None:
