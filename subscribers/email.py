@@ -138,14 +138,6 @@ def check_address(address: str) -> str:
     return address
 
 
-class Refused(Exception):
-    """The server refused the recipient (the session goes on); ``permanent``: 5xx."""
-
-    def __init__(self, message: str, *, permanent: bool) -> None:
-        super().__init__(message)
-        self.permanent = permanent
-
-
 class EmailChannel(Channel):
     """Email through ``smtp`` (config), ``connections`` at a time."""
 
@@ -242,10 +234,10 @@ class _Connection:
             async with asyncio.timeout(self.smtp.timeout):
                 await self._transaction(self.client, sender, recipient, message)
             self.sent += 1
-        except Refused as exc:
+        except DeliveryError:
             # The session is still good: only this recipient was refused.
             await self._reset()
-            raise DeliveryError(str(exc), permanent=exc.permanent) from None
+            raise
         except aiosmtplib.SMTPDataError as exc:
             await self.close()
             permanent = 500 <= exc.code < 600
@@ -272,7 +264,9 @@ class _Connection:
             await client.ehlo()
         utf8 = not (sender + recipient).isascii()
         if utf8 and not client.supports_extension("smtputf8"):
-            raise Refused(f"the server takes no non-ASCII address: {recipient}", permanent=True)
+            raise DeliveryError(
+                f"the server takes no non-ASCII address: {recipient}", permanent=True
+            )
         options = [b"SMTPUTF8"] if utf8 else []
         if client.supports_extension("size"):
             options.append(b"SIZE=%d" % (len(message) + 3))  # with the final ".\r\n"
@@ -283,7 +277,7 @@ class _Connection:
             raise aiosmtplib.SMTPSenderRefused(reply.code, reply.message, sender)
         reply = await client.execute_command(b"RCPT", b"TO:<%s>" % recipient.encode(), timeout=None)
         if reply.code not in (250, 251):
-            raise Refused(f"{reply.code} {reply.message}", permanent=500 <= reply.code < 600)
+            raise DeliveryError(f"{reply.code} {reply.message}", permanent=500 <= reply.code < 600)
         if b"\n." in message or not message.endswith(b"\r\n"):
             await client.data(message, timeout=None)
             return
