@@ -122,8 +122,8 @@ def fan_out_batch(
         last = followers[-1].id if followers else progress.last_subscriber_id
         uow.outbox.progress(event.id, last, added, None if more else now)
     if claim is not None:  # committed: these are ours to deliver
-        claim.rows.extend(  # a follower is (id, channel, email, language, version, state)
-            Claimed(ours[f.id], event.id, f.channel, f.id, 1, now, *f[2:])
+        claim.rows.extend(
+            Claimed.of((ours[f.id], event.id, f.channel, f.id, 1, now), f)
             for f in followers
             if f.id in ours
         )

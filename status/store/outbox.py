@@ -61,6 +61,14 @@ class Claimed(NamedTuple):
     token_version: int | None
     subscriber_state: str | None
 
+    @classmethod
+    def of(cls, row, person) -> Claimed:
+        """``row`` (id, event, channel, subscriber, attempts, created_at) with what its
+        delivery needs of ``person`` (a :func:`_recipient_columns` row; None: gone)."""
+        if person is None:
+            return cls(*row, None, None, None, None)
+        return cls(*row, person.email, person.language, person.token_version, person.state)
+
 
 _ADD_COLUMNS = (
     "event_id", "channel", "recipient_hash", "subscriber_id", "state", "attempts",
@@ -71,13 +79,6 @@ _ADD = sa.text(
     f"VALUES ({', '.join(':' + c for c in _ADD_COLUMNS)}) "
     "ON CONFLICT (event_id, channel, recipient_hash) DO NOTHING"
 ).bindparams(*(sa.bindparam(c, type_=t.outbox.c[c].type) for c in _ADD_COLUMNS))
-
-
-def _claimed(row, person) -> Claimed:
-    """A claimed outbox row with what its delivery needs of ``person`` (None: gone)."""
-    if person is None:
-        return Claimed(*row, email=None, language=None, token_version=None, subscriber_state=None)
-    return Claimed(*row, person.email, person.language, person.token_version, person.state)
 
 
 def _recipient_columns():
@@ -277,15 +278,10 @@ class OutboxRepository(OutboxReports, Repository):
                 return []
             ids = {r.subscriber_id for r in rows if r.subscriber_id is not None}
             people = {
-                p.id: p
-                for p in conn.execute(
-                    sa.select(s.id, _address(), s.language, s.token_version, s.state).where(
-                        s.id.in_(ids)
-                    )
-                )
+                p.id: p for p in conn.execute(sa.select(*_recipient_columns()).where(s.id.in_(ids)))
             }
         return sorted(
-            (_claimed(r, people.get(r.subscriber_id)) for r in rows),
+            (Claimed.of(r, people.get(r.subscriber_id)) for r in rows),
             key=lambda c: (c.event_id, c.id),
         )
 
