@@ -227,23 +227,32 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def notifier_phase(opts, procs, tmp, store, database_url, round_) -> dict:
+def deliver_one_incident(opts, procs, tmp, store, database_url, *, dump, round_, count, timeout):
+    """Start smtp-sink and ``notify run``, open an incident, wait for ``count`` messages;
+    (sink, seconds from the commit to the last message or None, the notifier's peak RSS)."""
     port = free_port()
     config = tmp / "status.yaml"
     config.write_text(site_config(port, opts.connections))
-    sink = Sink(procs, tmp, port, f"notifier-{round_}.dump")
+    sink = Sink(procs, tmp, port, dump)
     wait_port(port)
     proc = start_notifier(procs, tmp, database_url, config, opts.poll)
     try:
         open_incident(store, round_)
         started = time.monotonic()
-        done = sink.wait_for(opts.subscribers, timeout=600)
+        done = sink.wait_for(count, timeout=timeout)
         rss = peak_rss_mb(proc.pid)
     finally:
         procs.stop(proc)
         sink.stop()
+    return sink, (done - started if done else None), rss
+
+
+def notifier_phase(opts, procs, tmp, store, database_url, round_) -> dict:
+    sink, seconds, rss = deliver_one_incident(
+        opts, procs, tmp, store, database_url,
+        dump=f"notifier-{round_}.dump", round_=round_, count=opts.subscribers, timeout=600,
+    )  # fmt: skip
     messages, ids, recipients = sink.tally()
-    seconds = done - started if done else None
     return {
         "seconds": seconds,
         "rate": opts.subscribers / seconds if seconds else None,
@@ -340,21 +349,10 @@ def bare_phase(opts, procs, tmp, messages, round_) -> dict:
 
 def memory_pass(opts, procs, tmp, store, database_url, have: int) -> dict:
     add_subscribers(store, opts.memory_subscribers - have, start=have)
-    port = free_port()
-    config = tmp / "status.yaml"
-    config.write_text(site_config(port, opts.connections))
-    sink = Sink(procs, tmp, port, "memory.dump")
-    wait_port(port)
-    proc = start_notifier(procs, tmp, database_url, config, opts.poll)
-    try:
-        open_incident(store, 0)
-        started = time.monotonic()
-        done = sink.wait_for(opts.memory_subscribers, timeout=1800)
-        rss = peak_rss_mb(proc.pid)
-    finally:
-        procs.stop(proc)
-        sink.stop()
-    seconds = done - started if done else None
+    _, seconds, rss = deliver_one_incident(
+        opts, procs, tmp, store, database_url,
+        dump="memory.dump", round_=0, count=opts.memory_subscribers, timeout=1800,
+    )  # fmt: skip
     return {
         "rss_mb": rss,
         "seconds": seconds,

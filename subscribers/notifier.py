@@ -150,7 +150,7 @@ class Notifier:
         visited = await asyncio.to_thread(
             fan_out, self.store, self.secret, max_rows=FAN_OUT, claim=claim
         )
-        return visited, Chunk(claim.rows, taken + self.lease * SAFE_LEASE)
+        return visited, self._chunk(claim.rows, taken)
 
     async def _claim(self, size: int) -> Chunk:
         taken = time.monotonic()
@@ -162,6 +162,10 @@ class Notifier:
             lease=self.lease,
             now=utcnow(),
         )
+        return self._chunk(rows, taken)
+
+    def _chunk(self, rows, taken: float) -> Chunk:
+        """``rows`` claimed at ``taken`` (monotonic), sendable for part of the lease."""
         return Chunk(rows, taken + self.lease * SAFE_LEASE)
 
     async def _fanned(self) -> int:
@@ -188,7 +192,7 @@ class Notifier:
         queue = deque(self._deliveries(rows, notices, config, outcome))
         policy = RetryPolicy(**config.notifications.model_dump())
         workers = self._connections(config)
-        batch = min(self.batch or PER_CONNECTION * workers, PER_CONNECTION * workers)
+        batch = min(PER_CONNECTION * workers, self.batch or PER_CONNECTION * workers)
         handing_over: asyncio.Event | None = None  # a full batch waits for the last write
 
         def current() -> Outcome:  # a delivery ends in the batch filling at that moment
