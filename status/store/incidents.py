@@ -102,10 +102,10 @@ class IncidentRepository(TimelineRepository):
             self._touch_parent_of(conn, update_id, at)
             self.scope.public_changed(conn)
 
-    def delete_update(self, update_id: int, at: datetime | None = None) -> None:
+    def delete_update(self, update_id: int, at: datetime) -> None:
+        """Delete a posted update; its incident is marked changed at ``at``."""
         with self.scope.write() as conn:
-            if at is not None:
-                self._touch_parent_of(conn, update_id, at)
+            self._touch_parent_of(conn, update_id, at)
             conn.execute(sa.delete(t.incident_updates).where(t.incident_updates.c.id == update_id))
             self.scope.public_changed(conn)
 
