@@ -1,5 +1,5 @@
-"""Email over SMTP (aiosmtplib): messages rendered once per event and language, sent
-through a pool of reused connections.
+"""Email over SMTP: messages rendered once per event and language, sent through a pool
+of reused connections (:mod:`subscribers.smtp`).
 
 Rendering a message with ``EmailMessage`` costs more than sending it, so each event's
 message is built once per language (:class:`Prepared`): the headers every recipient
@@ -14,7 +14,6 @@ resend of a row carries the one a receiver may already have seen.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import logging
 import secrets
@@ -26,7 +25,6 @@ from functools import cache
 from html import escape
 from pathlib import Path
 
-import aiosmtplib
 from babel.support import Translations
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
@@ -35,6 +33,7 @@ from status.clock import utcnow
 from status.config import Smtp
 from subscribers.base import Channel, Delivery, DeliveryError
 from subscribers.content import Notice
+from subscribers.smtp import SmtpPool
 
 log = logging.getLogger(__name__)
 
@@ -178,127 +177,3 @@ class EmailChannel(Channel):
 
     async def close(self) -> None:
         await self.pool.close()
-
-
-class SmtpPool:
-    """``size`` SMTP connections, each reused for up to ``messages_per_connection``
-    messages, then replaced; a connection that failed is replaced on its next use."""
-
-    def __init__(self, smtp: Smtp, size: int) -> None:
-        self.smtp = smtp
-        self.idle: asyncio.LifoQueue[_Connection] | None = None
-        self.size = size
-
-    async def send(self, sender: str, recipient: str, message: bytes) -> None:
-        if self.idle is None:  # made on the event loop that uses it
-            self.idle = asyncio.LifoQueue()
-            for _ in range(self.size):
-                self.idle.put_nowait(_Connection(self.smtp))
-        connection = await self.idle.get()
-        try:
-            await connection.send(sender, recipient, message)
-        finally:
-            self.idle.put_nowait(connection)
-
-    async def close(self) -> None:
-        while self.idle is not None and not self.idle.empty():
-            await self.idle.get_nowait().close()
-
-
-class _Connection:
-    def __init__(self, smtp: Smtp) -> None:
-        self.smtp = smtp
-        self.client: aiosmtplib.SMTP | None = None
-        self.sent = 0
-
-    async def _open(self) -> aiosmtplib.SMTP:
-        s = self.smtp
-        client = aiosmtplib.SMTP(
-            hostname=s.host,
-            port=s.port,
-            use_tls=s.tls,
-            start_tls=s.starttls,
-            username=s.username,
-            password=s.password,
-            timeout=s.timeout,
-        )
-        await client.connect()
-        self.sent = 0
-        return client
-
-    async def send(self, sender: str, recipient: str, message: bytes) -> None:
-        try:
-            if self.client is None or self.sent >= self.smtp.messages_per_connection:
-                await self.close()
-                self.client = await self._open()
-            async with asyncio.timeout(self.smtp.timeout):
-                await self._transaction(self.client, sender, recipient, message)
-            self.sent += 1
-        except DeliveryError:
-            # The session is still good: only this recipient was refused.
-            await self._reset()
-            raise
-        except aiosmtplib.SMTPDataError as exc:
-            await self.close()
-            permanent = 500 <= exc.code < 600
-            raise DeliveryError(f"{exc.code} {exc.message}", permanent=permanent) from None
-        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-            # The server's own trouble, or ours with it (connect, auth, sender): never the
-            # recipient's fault, so temporary; the connection starts afresh.
-            await self.close()
-            raise DeliveryError(f"{type(exc).__name__}: {exc}") from None
-
-    @staticmethod
-    async def _transaction(
-        client: aiosmtplib.SMTP, sender: str, recipient: str, message: bytes
-    ) -> None:
-        """One mail transaction (RFC 5321 3.3: MAIL, RCPT, DATA) on aiosmtplib's command
-        layer rather than ``sendmail``: that one parses both addresses three times and
-        scans the message twice for line ends and dots, which costs as much as the
-        exchange itself. Here the addresses were checked once (:func:`check_address`) and
-        :meth:`Prepared.message` builds CRLF lines none of which starts with a dot (a
-        message that does anyway takes aiosmtplib's ``data``, which escapes it). The
-        caller's one timeout covers the whole transaction: aiosmtplib's own, one per
-        reply, cost as much as reading the replies."""
-        if client.is_ehlo_or_helo_needed:
-            await client.ehlo()
-        utf8 = not (sender + recipient).isascii()
-        if utf8 and not client.supports_extension("smtputf8"):
-            raise DeliveryError(
-                f"the server takes no non-ASCII address: {recipient}", permanent=True
-            )
-        options = [b"SMTPUTF8"] if utf8 else []
-        if client.supports_extension("size"):
-            options.append(b"SIZE=%d" % (len(message) + 3))  # with the final ".\r\n"
-        reply = await client.execute_command(
-            b"MAIL", b"FROM:<%s>" % sender.encode(), *options, timeout=None
-        )
-        if reply.code != 250:
-            raise aiosmtplib.SMTPSenderRefused(reply.code, reply.message, sender)
-        reply = await client.execute_command(b"RCPT", b"TO:<%s>" % recipient.encode(), timeout=None)
-        if reply.code not in (250, 251):
-            raise DeliveryError(f"{reply.code} {reply.message}", permanent=500 <= reply.code < 600)
-        if b"\n." in message or not message.endswith(b"\r\n"):
-            await client.data(message, timeout=None)
-            return
-        reply = await client.execute_command(b"DATA", timeout=None)
-        if reply.code != 354:
-            raise aiosmtplib.SMTPDataError(reply.code, reply.message)
-        client.protocol.write(message + b".\r\n")
-        reply = await client.protocol.read_response(timeout=None)
-        if reply.code != 250:
-            raise aiosmtplib.SMTPDataError(reply.code, reply.message)
-
-    async def _reset(self) -> None:
-        try:
-            await self.client.rset()
-        except (aiosmtplib.SMTPException, OSError, TimeoutError):
-            await self.close()
-
-    async def close(self) -> None:
-        client, self.client = self.client, None
-        if client is not None and client.is_connected:
-            try:
-                await client.quit()
-            except (aiosmtplib.SMTPException, OSError, TimeoutError):
-                client.close()

@@ -30,12 +30,19 @@ ALICE = Actor("user", "alice")
 class Mailbox:
     """What the server accepted, and what it answers to chosen recipients."""
 
-    def __init__(self) -> None:
+    def __init__(self, pipelining: bool = True) -> None:
+        self.pipelining = pipelining  # announce PIPELINING (RFC 2920), as real relays do
         self.lock = threading.Lock()
         self.messages: list[tuple[str, email.message.EmailMessage, bytes]] = []
         self.refuse: dict[str, str] = {}  # address -> reply, e.g. "550 no such user"
         self.refuse_data: dict[str, str] = {}  # address -> reply to its message's DATA
         self.refuse_sender: str | None = None  # the reply to every MAIL FROM
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        if self.pipelining:  # aiosmtpd reads pipelined commands as they come
+            responses.insert(-1, "250-PIPELINING")
+        return responses
 
     async def handle_MAIL(self, server, session, envelope, address, mail_options):
         if self.refuse_sender:
@@ -82,10 +89,10 @@ def free_port() -> int:
 class SmtpServer:
     """Start, stop and start again on the same port (the mail server blinks)."""
 
-    def __init__(self, port: int | None = None, **options) -> None:
+    def __init__(self, port: int | None = None, pipelining: bool = True, **options) -> None:
         self.port = port or free_port()
         self.options = options  # aiosmtpd's SMTP options, e.g. enable_SMTPUTF8=True
-        self.mailbox = Mailbox()
+        self.mailbox = Mailbox(pipelining)
         self.controller: Controller | None = None
 
     def start(self) -> None:

@@ -23,9 +23,9 @@ from tests.subscribers.support import (
 )
 
 
-@pytest.fixture
-def smtp():
-    with smtp_server() as server:
+@pytest.fixture(params=[True, False], ids=["pipelining", "one-command-at-a-time"])
+def smtp(request):
+    with smtp_server(pipelining=request.param) as server:
         yield server
 
 
@@ -333,7 +333,7 @@ def test_a_non_ascii_address_goes_only_to_a_server_that_speaks_smtputf8(db, tmp_
 
 def test_a_line_starting_with_a_dot_arrives_unharmed(smtp):
     from status.config import Smtp
-    from subscribers.email import SmtpPool
+    from subscribers.smtp import SmtpPool
 
     settings = Smtp.model_validate(
         {"host": "127.0.0.1", "port": smtp.port, "starttls": False, "from": "s@example.org"}

@@ -1,0 +1,115 @@
+"""The SMTP session's pipelining (RFC 2920), against a scripted server on loopback that
+answers only once a whole command group is in."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from status.config import Smtp
+from subscribers.base import DeliveryError
+from subscribers.smtp import SmtpPool, _Replies
+
+SENDER, RECIPIENT = "status@example.org", "alice@example.org"
+MESSAGE = b"Subject: hi\r\nTo: alice@example.org\r\n\r\nhello\r\n"
+
+
+def settings(port: int) -> Smtp:
+    return Smtp.model_validate(
+        {"host": "127.0.0.1", "port": port, "starttls": False, "from": SENDER, "timeout": "2s"}
+    )
+
+
+async def strict_server(replies: dict[bytes, bytes], log: list[bytes]):
+    """A relay announcing PIPELINING that answers a transaction's commands only when
+    MAIL, RCPT and DATA have all arrived (a client waiting after MAIL hangs)."""
+
+    async def session(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"220 strict ESMTP\r\n")
+        await reader.readline()  # EHLO
+        writer.write(b"250-strict\r\n250-PIPELINING\r\n250 SIZE 1000000\r\n")
+        while line := await reader.readline():
+            if line.startswith(b"QUIT"):
+                writer.write(b"221 bye\r\n")
+                break
+            if line.startswith(b"RSET"):
+                log.append(b"RSET")
+                writer.write(b"250 reset\r\n")
+                continue
+            group = [line, await reader.readline(), await reader.readline()]
+            log.append(b"".join(group))
+            answers = [replies.get(g.split(b":")[0].strip(), b"250 ok") for g in group[:2]]
+            answers.append(replies.get(b"DATA", b"354 go ahead"))
+            writer.write(b"\r\n".join(answers) + b"\r\n")  # three replies in one segment
+            if answers[2].startswith(b"354"):
+                data = await reader.readuntil(b"\r\n.\r\n")
+                log.append(data)
+                writer.write(replies.get(b".", b"250 queued") + b"\r\n")
+        await writer.drain()
+        writer.close()
+
+    return await asyncio.start_server(session, "127.0.0.1", 0)
+
+
+def deliver(replies: dict[bytes, bytes], count: int = 1) -> tuple[list, list[bytes]]:
+    """Send ``count`` messages over one pipelining session; (errors, what the server read)."""
+    log: list[bytes] = []
+
+    async def run() -> list:
+        server = await strict_server(replies, log)
+        port = server.sockets[0].getsockname()[1]
+        pool, errors = SmtpPool(settings(port), 1), []
+        for _ in range(count):
+            try:
+                await pool.send(SENDER, RECIPIENT, MESSAGE)
+            except DeliveryError as exc:
+                errors.append(exc)
+        await pool.close()
+        server.close()
+        return errors
+
+    return asyncio.run(run()), log
+
+
+def test_a_relay_that_pipelines_gets_each_transaction_in_two_round_trips():
+    errors, log = deliver({}, count=3)
+    assert errors == []
+    groups = log[0::2]
+    assert len(groups) == 3
+    assert groups[0] == (
+        b"MAIL FROM:<status@example.org> SIZE=%d\r\nRCPT TO:<alice@example.org>\r\nDATA\r\n"
+        % (len(MESSAGE) + 3)
+    )
+    assert log[1] == MESSAGE + b".\r\n"
+
+
+@pytest.mark.parametrize(
+    ("replies", "permanent", "reset"),
+    [
+        ({b"RCPT TO": b"550 5.1.1 no such user", b"DATA": b"554 no valid recipients"}, True, True),
+        ({b"RCPT TO": b"451 4.7.1 later", b"DATA": b"554 no valid recipients"}, False, True),
+        ({b".": b"552 5.3.4 too big"}, True, False),
+        ({b"MAIL FROM": b"421 4.3.2 busy", b"DATA": b"503 bad sequence"}, False, False),
+    ],
+    ids=["recipient-5xx", "recipient-4xx", "message-5xx", "sender-4xx"],
+)
+def test_a_refusal_in_a_pipelined_group_is_read_by_its_reply(replies, permanent, reset):
+    errors, log = deliver(replies)
+    (error,) = errors
+    assert error.permanent is permanent
+    code = next(iter(replies.values()))[:3].decode()
+    assert code in str(error)
+    # A refused recipient leaves the session good (RSET, then on); anything else ends it.
+    assert (b"RSET" in log) is reset
+
+
+def test_replies_split_anywhere_arrive_whole_and_in_order():
+    replies = _Replies(asyncio.Protocol())
+    for piece in (b"25", b"0-first\r\n250 sec", b"ond\r\n354 go", b" ahead\r\n", b"221"):
+        replies.data_received(piece)
+    assert [(r.code, r.message) for r in replies.replies] == [
+        (250, "first\nsecond"),
+        (354, "go ahead"),
+    ]
+    assert replies.buffer == b"221"  # the rest of a reply still to come
