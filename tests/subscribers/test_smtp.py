@@ -1,23 +1,28 @@
-"""The SMTP session's pipelining (RFC 2920), against a scripted server on loopback that
-answers only once a whole command group is in."""
+"""SMTP sessions: pipelining (RFC 2920) against a scripted relay on loopback that answers
+only once a whole command group is in; STARTTLS, implicit TLS and AUTH against aiosmtpd."""
 
 from __future__ import annotations
 
 import asyncio
 
 import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
 
 from status.config import Smtp
 from subscribers.base import DeliveryError
 from subscribers.smtp import SmtpPool, _Replies
+from tests.probes.servers import make_cert, server_context
+from tests.subscribers.support import Mailbox, free_port
 
 SENDER, RECIPIENT = "status@example.org", "alice@example.org"
 MESSAGE = b"Subject: hi\r\nTo: alice@example.org\r\n\r\nhello\r\n"
 
 
-def settings(port: int) -> Smtp:
+def settings(port: int, **more) -> Smtp:
     return Smtp.model_validate(
         {"host": "127.0.0.1", "port": port, "starttls": False, "from": SENDER, "timeout": "2s"}
+        | more
     )
 
 
@@ -113,3 +118,49 @@ def test_replies_split_anywhere_arrive_whole_and_in_order():
         (354, "go ahead"),
     ]
     assert replies.buffer == b"221"  # the rest of a reply still to come
+
+
+@pytest.mark.parametrize("pipelining", [True, False], ids=["pipelining", "one-at-a-time"])
+@pytest.mark.parametrize("mode", ["starttls", "tls"])
+def test_an_encrypted_session_with_a_login_carries_many_messages(
+    tmp_path, monkeypatch, mode, pipelining
+):
+    cert = make_cert(tmp_path)
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert.ca_file))  # the relay's CA, trusted
+    mailbox, logins = Mailbox(pipelining), []
+
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        encrypted = server.transport.get_extra_info("ssl_object") is not None
+        logins.append((auth_data.login, auth_data.password, encrypted))
+        return AuthResult(success=auth_data.password == b"s3cret", handled=False)
+
+    tls = {"tls_context": server_context(cert), "require_starttls": True}
+    if mode == "tls":  # (aiosmtpd's auth_require_tls knows only STARTTLS)
+        tls = {"ssl_context": server_context(cert), "auth_require_tls": False}
+    controller = Controller(
+        mailbox, hostname="127.0.0.1", port=free_port(), authenticator=authenticator, **tls
+    )
+    controller.start()
+    smtp = settings(
+        controller.port, starttls=mode == "starttls", tls=mode == "tls", username="notifier"
+    )
+
+    async def send(password: str, count: int) -> None:
+        pool = SmtpPool(smtp.model_copy(update={"password": password}), 1)
+        try:
+            for n in range(count):
+                await pool.send(SENDER, f"s{n}@example.org", MESSAGE)
+        finally:
+            await pool.close()
+
+    try:
+        asyncio.run(send("s3cret", 3))
+        with pytest.raises(DeliveryError) as refused:
+            asyncio.run(send("wrong", 1))
+    finally:
+        controller.stop()
+    assert [rcpt for rcpt, _, _ in mailbox.messages] == ["s0@example.org", "s1@example.org",
+                                                         "s2@example.org"]  # fmt: skip
+    assert logins[0] == (b"notifier", b"s3cret", True)  # one login for 3, inside TLS
+    assert logins[1][1] == b"wrong" and len(mailbox.messages) == 3
+    assert not refused.value.permanent  # the password is ours to fix: kept for later
