@@ -10,7 +10,12 @@ Each round, on a fresh ``smtp-sink`` (Debian package postfix) on a loopback port
 - **bare client**: the same 10,000 messages, prepared in memory beforehand (the bytes
   the notifier sends, one per subscriber), sent by plain aiosmtplib clients over the
   same number of connections (``smtp.connections``), each kept open for its share: what
-  the SMTP exchange alone costs on this box. The phases alternate between rounds.
+  the SMTP exchange alone costs on this box (``sendmail``, one command at a time): the
+  reference of the issue's target (>= 0.7x);
+- **the notifier's SMTP code alone**: the same messages through
+  ``subscribers.smtp.SmtpPool`` (pipelined, as smtp-sink allows; the notifier's
+  settings), no database and no rendering. The notifier against this is what the rest
+  of it costs: printed, no target. Each phase goes first in turn.
 
 smtp-sink appends every message to a dump file (``-D``); the bench counts the
 recipients and ``Message-ID`` headers in it: lost = subscribers without a message,
@@ -333,13 +338,33 @@ async def send_bare(port: int, messages: list[tuple[str, bytes]], connections: i
     await asyncio.gather(*(one(messages[i::connections]) for i in range(connections)))
 
 
-def bare_phase(opts, procs, tmp, messages, round_) -> dict:
+async def send_pooled(port: int, messages: list[tuple[str, bytes]], connections: int) -> None:
+    """The notifier's own SMTP code (``subscribers.smtp``, pipelined where the server
+    allows, the notifier's settings) with nothing else: no database, no rendering."""
+    from status.config import Smtp
+    from subscribers.smtp import SmtpPool
+
+    smtp = Smtp.model_validate(
+        {"host": "127.0.0.1", "port": port, "starttls": False,
+         "from": "status@bench.example", "connections": connections}
+    )  # fmt: skip
+    pool = SmtpPool(smtp, connections)
+
+    async def one(share: list[tuple[str, bytes]]) -> None:
+        for address, message in share:
+            await pool.send("status@bench.example", address, message)
+
+    await asyncio.gather(*(one(messages[i::connections]) for i in range(connections)))
+    await pool.close()
+
+
+def bare_phase(opts, procs, tmp, messages, round_, send=send_bare) -> dict:
     port = free_port()
-    sink = Sink(procs, tmp, port, f"bare-{round_}.dump")
+    sink = Sink(procs, tmp, port, f"{send.__name__}-{round_}.dump")
     wait_port(port)
     try:
         started = time.monotonic()
-        asyncio.run(send_bare(port, messages, opts.connections))
+        asyncio.run(send(port, messages, opts.connections))
         done = sink.wait_for(len(messages), timeout=600)
     finally:
         sink.stop()
@@ -366,9 +391,10 @@ def median(rows: list[dict], key: str) -> float | None:
     return statistics.median(values) if values and None not in values else None
 
 
-def report(notifier: list[dict], bare: list[dict], memory: dict | None, engine: str) -> None:
+def report(notifier, bare, pooled, memory: dict | None, engine: str) -> None:
     rate, bare_rate = median(notifier, "rate"), median(bare, "rate")
     ratio = rate / bare_rate if rate and bare_rate else None
+    pooled_rate = median(pooled, "rate")
     lost = sum(r["lost"] for r in notifier)
     duplicates = sum(r["duplicates"] for r in notifier)
     print(f"\nmedians over {len(notifier)} rounds, {engine}:")
@@ -379,6 +405,10 @@ def report(notifier: list[dict], bare: list[dict], memory: dict | None, engine: 
     print(
         f"  bare aiosmtplib, same messages:          {median(bare, 'seconds'):.2f} s, "
         f"{bare_rate:.0f} msg/s"
+    )
+    print(
+        f"  the notifier's SMTP code alone:           {median(pooled, 'seconds'):.2f} s, "
+        f"{pooled_rate:.0f} msg/s (notifier / this: {rate / pooled_rate:.2f}x, no target)"
     )
     checks = [
         (">= 1,000 msg/s event to last message", f"{rate:.0f} msg/s", rate >= TARGET_RATE),
@@ -428,19 +458,23 @@ def main(argv: list[str] | None = None) -> int:
         migrate.upgrade(store.engine)
         add_subscribers(store, opts.subscribers)
         messages = prepared_messages(opts.subscribers, opts.connections)
-        notifier, bare = [], []
+        notifier, bare, pooled = [], [], []
+        phases = ["notifier", "bare", "pooled"]
         for round_ in range(1, opts.rounds + 1):
-            phases = ("notifier", "bare") if round_ % 2 else ("bare", "notifier")
             for phase in phases:
                 if phase == "bare":
                     bare.append(bare_phase(opts, procs, tmp, messages, round_))
+                elif phase == "pooled":
+                    pooled.append(bare_phase(opts, procs, tmp, messages, round_, send_pooled))
                 else:
                     notifier.append(notifier_phase(opts, procs, tmp, store, database_url, round_))
-            n, b = notifier[-1], bare[-1]
+            phases.append(phases.pop(0))  # each phase goes first in turn
+            n, b, p = notifier[-1], bare[-1], pooled[-1]
             print(
                 f"  round {round_}: notifier {n['seconds']:.2f} s ({n['rate']:.0f} msg/s, "
                 f"{n['messages']} received, lost {n['lost']}, duplicates {n['duplicates']}, "
                 f"RSS {n['rss_mb']:.0f} MB); bare {b['seconds']:.2f} s ({b['rate']:.0f} msg/s)"
+                f"; notifier's SMTP alone {p['seconds']:.2f} s ({p['rate']:.0f} msg/s)"
                 f"; load {os.getloadavg()[0]:.2f}"
             )
         memory = None
@@ -451,7 +485,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"{memory['rss_mb']:.0f} MB"
             )
         store.dispose()
-        report(notifier, bare, memory, engine)
+        report(notifier, bare, pooled, memory, engine)
         print("load average after: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     return 0
 
