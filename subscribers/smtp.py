@@ -70,17 +70,17 @@ class _Replies(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data
-        while (end := self.buffer.find(b"\r\n")) >= 0 and not self.lost:
+        while (end := self.buffer.find(b"\n")) >= 0 and not self.lost:
             lines, start = [], 0
             while end >= 0 and self.buffer[start + 3 : start + 4] == b"-":  # continued
-                lines.append(bytes(self.buffer[start + 4 : end]))
-                start = end + 2
-                end = self.buffer.find(b"\r\n", start)
+                lines.append(bytes(self.buffer[start + 4 : end]).rstrip(b"\r"))
+                start = end + 1
+                end = self.buffer.find(b"\n", start)
             if end < 0:
                 break  # the rest of a multi-line reply is still to come
-            lines.append(bytes(self.buffer[start + 4 : end]))
+            lines.append(bytes(self.buffer[start + 4 : end]).rstrip(b"\r"))
             code = self.buffer[start : start + 3]
-            del self.buffer[: end + 2]
+            del self.buffer[: end + 1]
             if not code.isdigit():
                 self._fail(aiosmtplib.SMTPResponseException(-1, "malformed reply"))
                 break
@@ -196,6 +196,8 @@ class _Connection:
             options += b" SIZE=%d" % (len(message) + 3)  # with the final ".\r\n"
         mail = b"MAIL FROM:<%s>%s" % (sender.encode(), options)
         rcpt = b"RCPT TO:<%s>" % recipient.encode()
+        if any(c in mail + rcpt for c in (b"\r", b"\n")):  # would add a command
+            raise DeliveryError(f"not a deliverable address: {recipient!r}", permanent=True)
         if self.replies is not None:
             await self._pipelined(mail, rcpt, message)
             return

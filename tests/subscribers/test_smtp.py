@@ -111,7 +111,8 @@ def test_a_refusal_in_a_pipelined_group_is_read_by_its_reply(replies, permanent,
 
 def test_replies_split_anywhere_arrive_whole_and_in_order():
     replies = _Replies(asyncio.Protocol())
-    for piece in (b"25", b"0-first\r\n250 sec", b"ond\r\n354 go", b" ahead\r\n", b"221"):
+    pieces = (b"25", b"0-first\r\n250 sec", b"ond\r\n354 go", b" ahead\n", b"221")  # a bare LF too
+    for piece in pieces:
         replies.data_received(piece)
     assert [(r.code, r.message) for r in replies.replies] == [
         (250, "first\nsecond"),
@@ -164,3 +165,24 @@ def test_an_encrypted_session_with_a_login_carries_many_messages(
     assert logins[0] == (b"notifier", b"s3cret", True)  # one login for 3, inside TLS
     assert logins[1][1] == b"wrong" and len(mailbox.messages) == 3
     assert not refused.value.permanent  # the password is ours to fix: kept for later
+
+
+def test_an_address_with_a_line_break_never_reaches_the_server():
+    log: list[bytes] = []
+
+    async def run() -> DeliveryError:
+        server = await strict_server({}, log)
+        pool = SmtpPool(settings(server.sockets[0].getsockname()[1]), 1)
+        try:
+            with pytest.raises(DeliveryError) as refused:
+                await pool.send(SENDER, "a@example.org>\r\nRCPT TO:<b@example.org", MESSAGE)
+            await pool.send(SENDER, RECIPIENT, MESSAGE)  # the session goes on
+        finally:
+            await pool.close()
+            server.close()
+        return refused.value
+
+    assert asyncio.run(run()).permanent
+    (group,) = [entry for entry in log if entry.startswith(b"MAIL")]  # alice's alone
+    assert b"alice@example.org" in group
+    assert b"b@example.org" not in b"".join(log)
