@@ -1,15 +1,15 @@
 """SMTP connections for the email channel: a pool of sessions, each reused for many
 mail transactions, pipelined where the server allows it (RFC 2920).
 
-aiosmtplib sets each session up (connect, implicit TLS or STARTTLS, EHLO, AUTH). A mail
-transaction is then sent one of two ways:
+aiosmtplib sets each session up (connect, implicit TLS or STARTTLS, EHLO, AUTH); then
+:class:`_Replies` takes the connection over from aiosmtplib's protocol, which reads one
+reply per command and drops whatever arrives beyond it. A mail transaction is sent one
+of two ways:
 
 - **pipelined** (the server announces ``PIPELINING``): ``MAIL``, ``RCPT`` and ``DATA``
   in one write, their three replies read together, then the message: two round trips
-  instead of four. aiosmtplib reads one reply per command and drops what arrives
-  beyond it, so such a session's replies are read by :class:`_Replies`, which takes the
-  connection over from aiosmtplib's protocol once the session is set up;
-- **one command at a time** (any other server): on aiosmtplib's command layer.
+  instead of four;
+- **one command at a time** (any other server), stopping at the first refusal.
 
 Either way one timeout (``smtp.timeout``) covers the whole transaction, and a refused
 recipient is a :class:`DeliveryError` (permanent for a 5xx) while the session goes on;
@@ -58,8 +58,8 @@ class SmtpPool:
 
 
 class _Replies(asyncio.Protocol):
-    """A pipelining session's replies, parsed as they arrive, any number per read; it
-    stands in for aiosmtplib's protocol on the session's transport."""
+    """A session's replies, parsed as they arrive, any number per read (what pipelining
+    needs); it stands in for aiosmtplib's protocol on the session's transport."""
 
     def __init__(self, previous: asyncio.BaseProtocol) -> None:
         self.previous = previous  # aiosmtplib's: told when the connection ends
@@ -129,7 +129,8 @@ class _Connection:
     def __init__(self, smtp: Smtp) -> None:
         self.smtp = smtp
         self.client: aiosmtplib.SMTP | None = None
-        self.replies: _Replies | None = None  # the session pipelines
+        self.replies: _Replies | None = None  # the open session's
+        self.pipelining = False
         self.sent = 0
 
     async def _open(self) -> aiosmtplib.SMTP:
@@ -146,10 +147,10 @@ class _Connection:
         await client.connect()
         if client.is_ehlo_or_helo_needed:
             await client.ehlo()
-        if client.supports_extension("pipelining"):
-            self.replies = _Replies(client.protocol)
-            self.replies.connection_made(client.transport)
-            client.transport.set_protocol(self.replies)
+        self.replies = _Replies(client.protocol)
+        self.replies.connection_made(client.transport)
+        client.transport.set_protocol(self.replies)
+        self.pipelining = client.supports_extension("pipelining")
         self.sent = 0
         return client
 
@@ -198,37 +199,39 @@ class _Connection:
         rcpt = b"RCPT TO:<%s>" % recipient.encode()
         if any(c in mail + rcpt for c in (b"\r", b"\n")):  # would add a command
             raise DeliveryError(f"not a deliverable address: {recipient!r}", permanent=True)
-        if self.replies is not None:
-            await self._pipelined(mail, rcpt, message)
-            return
-        for command, wanted in ((mail, (250,)), (rcpt, (250, 251)), (b"DATA", (354,))):
-            reply = await client.execute_command(command, timeout=None)
+        commands = ((mail, (250,)), (rcpt, (250, 251)), (b"DATA", (354,)))
+        got = await self._commands(commands)
+        answers = list(zip(commands, got, strict=False))  # got stops at a refusal
+        refused = any(reply.code not in wanted for (_, wanted), reply in answers[:-1])
+        if refused and got[-1].code == 354:  # DATA taken after all: end an empty message
+            self.replies.write(b".\r\n")
+            await self.replies.read()
+        for (command, wanted), reply in answers:
             _check(command, reply, wanted)
-        client.protocol.write(message + b".\r\n")
-        _check(b".", await client.protocol.read_response(timeout=None), (250,))
+        self.replies.write(message + b".\r\n")
+        _check(b".", await self.replies.read(), (250,))
 
-    async def _pipelined(self, mail: bytes, rcpt: bytes, message: bytes) -> None:
-        """MAIL, RCPT and DATA in one write; the message once DATA's 354 is in."""
+    async def _commands(self, commands) -> list[SMTPResponse]:
+        """Send ``commands`` (each with the replies it wants): all in one write where the
+        server pipelines, else each after the last one's reply, stopping at a refusal.
+        Their replies, in order."""
         replies = self.replies
-        replies.write(b"%s\r\n%s\r\nDATA\r\n" % (mail, rcpt))
-        mail_reply, rcpt_reply, data_reply = [await replies.read() for _ in range(3)]
-        if data_reply.code == 354 and (mail_reply.code != 250 or rcpt_reply.code not in (250, 251)):
-            replies.write(b".\r\n")  # a server that took DATA anyway: an empty message
-            await replies.read()
-        _check(mail, mail_reply, (250,))
-        _check(rcpt, rcpt_reply, (250, 251))
-        _check(b"DATA", data_reply, (354,))
-        replies.write(message + b".\r\n")
-        _check(b".", await replies.read(), (250,))
+        if self.pipelining:
+            replies.write(b"".join(command + b"\r\n" for command, _ in commands))
+            return [await replies.read() for _ in commands]
+        got = []
+        for command, wanted in commands:
+            replies.write(command + b"\r\n")
+            got.append(await replies.read())
+            if got[-1].code not in wanted:
+                break
+        return got
 
     async def _reset(self) -> None:
         try:
             async with asyncio.timeout(self.smtp.timeout):
-                if self.replies is not None:
-                    self.replies.write(b"RSET\r\n")
-                    _check(b"RSET", await self.replies.read(), (250,))
-                else:
-                    await self.client.rset(timeout=None)
+                self.replies.write(b"RSET\r\n")
+                _check(b"RSET", await self.replies.read(), (250,))
         except (aiosmtplib.SMTPException, OSError, TimeoutError):
             await self.close()
 
@@ -239,11 +242,8 @@ class _Connection:
             return
         try:
             async with asyncio.timeout(self.smtp.timeout):
-                if replies is not None:
-                    replies.write(b"QUIT\r\n")
-                    await replies.read()
-                elif client.is_connected:
-                    await client.quit(timeout=None)
+                replies.write(b"QUIT\r\n")
+                await replies.read()
         except (aiosmtplib.SMTPException, OSError, TimeoutError):
             pass
         client.close()
