@@ -21,6 +21,7 @@ import hmac
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cache
 
 from status.clock import utcnow
 from status.models import OutboxState
@@ -39,9 +40,14 @@ CHANNELS = ("email", "webhook")  # a subscriber's `channel`: each is told one wa
 def recipient_hash(secret: str, channel: str, address: str) -> str:
     """A keyed hash of the address: what the outbox keeps to tell recipients apart,
     useless for finding the address again without the key."""
-    key = hashlib.sha256(f"leitstand.outbox:{secret}".encode()).digest()
     text = f"{channel}:{address.strip().lower()}".encode()
-    return hmac.new(key, text, hashlib.sha256).hexdigest()
+    return hmac.new(_hash_key(secret), text, hashlib.sha256).hexdigest()
+
+
+@cache
+def _hash_key(secret: str) -> bytes:
+    """The recipient hash's key, derived once per secret (not once per fan-out row)."""
+    return hashlib.sha256(f"leitstand.outbox:{secret}".encode()).digest()
 
 
 @dataclass
