@@ -342,6 +342,7 @@ async def send_pooled(port: int, messages: list[tuple[str, bytes]], connections:
     """The notifier's own SMTP code (``subscribers.smtp``, pipelined where the server
     allows, the notifier's settings) with nothing else: no database, no rendering."""
     from status.config import Smtp
+    from subscribers.notifier import PER_SESSION
     from subscribers.smtp import SmtpPool
 
     smtp = Smtp.model_validate(
@@ -349,12 +350,13 @@ async def send_pooled(port: int, messages: list[tuple[str, bytes]], connections:
          "from": "status@bench.example", "connections": connections}
     )  # fmt: skip
     pool = SmtpPool(smtp, connections)
+    senders = PER_SESSION * connections  # as many as the notifier's workers
 
     async def one(share: list[tuple[str, bytes]]) -> None:
         for address, message in share:
             await pool.send("status@bench.example", address, message)
 
-    await asyncio.gather(*(one(messages[i::connections]) for i in range(connections)))
+    await asyncio.gather(*(one(messages[i::senders]) for i in range(senders)))
     await pool.close()
 
 

@@ -3,12 +3,14 @@ or a thread of the all-in-one process).
 
 One loop on one asyncio event loop. Each step claims a chunk of due rows (the next chunk
 is claimed, and new events are fanned out, in threads while this one is delivered) and
-delivers it through ``concurrency`` workers, one per SMTP connection, each taking the
-next row as soon as it is done with one: no connection waits for the others. Outcomes
-are written a batch at a time (:data:`PER_CONNECTION` rows per connection) while the
-workers go on, so a notifier killed at any moment leaves at most two batches and one
-message per worker sent but not recorded: those rows are claimed again once their
-claim expires and sent a second time (the in-flight window, docs/decisions.md).
+delivers it through :data:`PER_SESSION` workers per SMTP connection (``concurrency``),
+each taking the next row as soon as it is done with one: no connection waits for the
+others, and each has a message in line to go out with the one it is sending
+(:class:`subscribers.smtp.SmtpPool`). Outcomes are written a batch at a time
+(:data:`PER_CONNECTION` rows per connection) while the workers go on, so a notifier
+killed at any moment leaves at most two batches and one message per worker sent but not
+recorded: those rows are claimed again once their claim expires and sent a second time
+(the in-flight window, docs/decisions.md).
 Everything else is exactly once: a row is ``sent`` only after the server accepted it,
 and never claimed twice while a claim holds.
 """
@@ -41,6 +43,7 @@ log = logging.getLogger(__name__)
 
 LEASE = 300.0  # seconds a claim holds: far longer than a batch takes to deliver
 PER_CONNECTION = 16  # rows per connection whose outcome is written together (a batch)
+PER_SESSION = 2  # deliveries under way per connection: one being sent, one ready to go
 CLAIM_BATCHES = 4  # batches claimed at once: fewer, larger statements
 SAFE_LEASE = 0.8  # of a claim's lease, the part in which its rows may be sent
 FAN_OUT = 1000  # at most this many subscribers fanned out per step (claimed: one batch)
@@ -191,8 +194,8 @@ class Notifier:
         outcome = Outcome()
         queue = deque(self._deliveries(rows, notices, config, outcome))
         policy = RetryPolicy(**config.notifications.model_dump())
-        workers = self._connections(config)
-        batch = min(PER_CONNECTION * workers, self.batch or PER_CONNECTION * workers)
+        connections = self._connections(config)
+        batch = min(PER_CONNECTION * connections, self.batch or PER_CONNECTION * connections)
         handing_over: asyncio.Event | None = None  # a full batch waits for the last write
 
         def current() -> Outcome:  # a delivery ends in the batch filling at that moment
@@ -213,7 +216,8 @@ class Notifier:
                         handing_over.set()
                         handing_over = None
 
-        await asyncio.gather(*(work() for _ in range(min(workers, len(queue)))))
+        workers = min(PER_SESSION * connections, len(queue))
+        await asyncio.gather(*(work() for _ in range(workers)))
         await self._record(outcome)
         if queue:
             log.warning("%d claimed rows given back untried: the claim ran out", len(queue))

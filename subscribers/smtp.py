@@ -8,7 +8,8 @@ of two ways:
 
 - **pipelined** (the server announces ``PIPELINING``): ``MAIL``, ``RCPT`` and ``DATA``
   in one write, their three replies read together, then the message: two round trips
-  instead of four;
+  instead of four, and one where a next message is in line (its commands go out with
+  this one's content, see :class:`SmtpPool`);
 - **one command at a time** (any other server), stopping at the first refusal.
 
 Either way one timeout (``smtp.timeout``) covers the whole transaction, and a refused
@@ -33,28 +34,95 @@ MAX_REPLY = 64 * 1024  # bytes of replies buffered at most: a server sending mor
 
 class SmtpPool:
     """``size`` SMTP connections, each reused for up to ``messages_per_connection``
-    messages, then replaced; a connection that failed is replaced on its next use."""
+    messages, then replaced; a connection that failed is replaced on its next use.
+
+    More senders than connections may call :meth:`send`: the rest wait in line, and
+    where the server pipelines, a connection about to send a message takes the next
+    one in line along: that message's commands go out in the same write as this
+    message's content (RFC 2920 allows the content first in a group), and once this
+    message's reply is in, the connection is handed to the sender of that one. A
+    message then costs one round trip instead of two."""
 
     def __init__(self, smtp: Smtp, size: int) -> None:
         self.smtp = smtp
-        self.idle: asyncio.LifoQueue[_Connection] | None = None
+        self.idle: list[_Connection] | None = None
+        self.waiting: deque[_Mail] = deque()  # senders in line for a connection
         self.size = size
 
     async def send(self, sender: str, recipient: str, message: bytes) -> None:
         """``message``: CRLF line ends; ``sender`` and ``recipient`` checked addresses."""
         if self.idle is None:  # made on the event loop that uses it
-            self.idle = asyncio.LifoQueue()
-            for _ in range(self.size):
-                self.idle.put_nowait(_Connection(self.smtp))
-        connection = await self.idle.get()
+            self.idle = [_Connection(self.smtp) for _ in range(self.size)]
+        mail = _Mail(sender, recipient, message)
+        if self.idle:
+            connection = self.idle.pop()
+        else:
+            connection = await self._wait(mail)
+        connection.owner = mail
         try:
-            await connection.send(sender, recipient, message)
+            await connection.send(mail, self)
         finally:
-            self.idle.put_nowait(connection)
+            if connection.owner is mail:  # not handed to the next in line
+                self.release(connection)
+
+    async def _wait(self, mail: _Mail) -> _Connection:
+        mail.waiter = asyncio.get_running_loop().create_future()
+        self.waiting.append(mail)
+        try:
+            return await mail.waiter
+        except asyncio.CancelledError:
+            if mail.waiter.done() and not mail.waiter.cancelled():  # handed one, too late
+                connection = mail.waiter.result()
+                if mail.started:  # its commands went out: that session is unusable
+                    connection.abort()
+                self.release(connection)
+            raise
+
+    def release(self, connection: _Connection) -> None:
+        """``connection`` is free: to the first sender in line, else idle."""
+        while self.waiting:
+            mail = self.waiting.popleft()
+            if not mail.waiter.done():  # its sender is still there
+                connection.owner = mail
+                mail.waiter.set_result(connection)
+                return
+        self.idle.append(connection)
+
+    def next_in_line(self) -> _Mail | None:
+        while self.waiting:
+            mail = self.waiting.popleft()
+            if not mail.waiter.done():
+                return mail
+        return None
+
+    def hand_over(self, connection: _Connection, mail: _Mail) -> bool:
+        """Give ``connection``, with ``mail``'s commands sent, to ``mail``'s sender;
+        False if that sender is gone."""
+        if mail.waiter.done():
+            return False
+        connection.owner = mail
+        mail.waiter.set_result(connection)
+        return True
 
     async def close(self) -> None:
-        while self.idle is not None and not self.idle.empty():
-            await self.idle.get_nowait().close()
+        while self.idle:
+            await self.idle.pop().close()
+
+
+class _Mail:
+    """One message on its way: envelope and content as the connection sends them
+    (``commands``, ``data``), and whether its commands went out with another's content."""
+
+    __slots__ = ("commands", "data", "message", "recipient", "sender", "started", "waiter")
+
+    def __init__(self, sender: str, recipient: str, message: bytes) -> None:
+        self.sender = sender
+        self.recipient = recipient
+        self.message = message
+        self.commands: tuple = ()
+        self.data = b""
+        self.waiter: asyncio.Future | None = None
+        self.started = False
 
 
 class _Replies(asyncio.Protocol):
@@ -132,6 +200,7 @@ class _Connection:
         self.replies: _Replies | None = None  # the open session's
         self.pipelining = False
         self.sent = 0
+        self.owner: _Mail | None = None  # whose transaction the session is in
 
     async def _open(self) -> aiosmtplib.SMTP:
         s = self.smtp
@@ -154,14 +223,15 @@ class _Connection:
         self.sent = 0
         return client
 
-    async def send(self, sender: str, recipient: str, message: bytes) -> None:
+    async def send(self, mail: _Mail, pool: SmtpPool) -> None:
         try:
-            if self.client is None or self.sent >= self.smtp.messages_per_connection:
+            if not mail.started and (
+                self.client is None or self.sent >= self.smtp.messages_per_connection
+            ):
                 await self.close()
                 self.client = await self._open()
             async with asyncio.timeout(self.smtp.timeout):
-                await self._transaction(sender, recipient, message)
-            self.sent += 1
+                end = await self._transaction(mail, pool)
         except DeliveryError:
             # The session is still good: only this recipient was refused.
             await self._reset()
@@ -175,14 +245,35 @@ class _Connection:
             # recipient's fault, so temporary; the connection starts afresh.
             await self.close()
             raise DeliveryError(f"{type(exc).__name__}: {exc}") from None
+        if end.code != 250:  # the message refused; the transaction is over, the session not
+            raise DeliveryError(f"{end.code} {end.message}", permanent=500 <= end.code < 600)
 
-    async def _transaction(self, sender: str, recipient: str, message: bytes) -> None:
-        """One mail transaction (RFC 5321 3.3: MAIL, RCPT, DATA), addressed by hand rather
-        than with aiosmtplib's ``sendmail``: that one parses both addresses three times and
-        scans the message twice for line ends and dots, which costs as much as the
-        exchange itself. The caller's one timeout covers it all: aiosmtplib's own, one per
-        reply, cost as much as reading the replies."""
+    async def _transaction(self, mail: _Mail, pool: SmtpPool) -> SMTPResponse:
+        """One mail transaction (RFC 5321 3.3: MAIL, RCPT, DATA, the content), up to the
+        reply to its content, which it returns (the session may be another's by then).
+        The caller's one timeout covers it all: aiosmtplib's own, one per reply, cost as
+        much as reading the replies."""
+        if mail.started:  # sent with the previous message's content
+            got = [await self.replies.read() for _ in mail.commands]
+        else:
+            self._envelope(mail)
+            got = await self._commands(mail.commands)
+        answers = list(zip(mail.commands, got, strict=False))  # got stops at a refusal
+        refused = any(reply.code not in wanted for (_, wanted), reply in answers[:-1])
+        if refused and got[-1].code == 354:  # DATA taken after all: end an empty message
+            self.replies.write(b".\r\n")
+            await self.replies.read()
+        for (command, wanted), reply in answers:
+            _check(command, reply, wanted)
+        return await self._content(mail, pool)
+
+    def _envelope(self, mail: _Mail) -> None:
+        """``mail``'s commands and content as this session sends them, addressed by hand
+        rather than with aiosmtplib's ``sendmail``: that one parses both addresses three
+        times and scans the message twice for line ends and dots, which costs as much as
+        the exchange itself."""
         client = self.client
+        sender, recipient, message = mail.sender, mail.recipient, mail.message
         utf8 = not (sender + recipient).isascii()
         if utf8 and not client.supports_extension("smtputf8"):
             raise DeliveryError(
@@ -195,21 +286,48 @@ class _Connection:
             message = b"." * message.startswith(b".") + message.replace(b"\r\n.", b"\r\n..")
         if client.supports_extension("size"):
             options += b" SIZE=%d" % (len(message) + 3)  # with the final ".\r\n"
-        mail = b"MAIL FROM:<%s>%s" % (sender.encode(), options)
+        mail_from = b"MAIL FROM:<%s>%s" % (sender.encode(), options)
         rcpt = b"RCPT TO:<%s>" % recipient.encode()
-        if any(c in mail + rcpt for c in (b"\r", b"\n")):  # would add a command
+        if any(c in mail_from + rcpt for c in (b"\r", b"\n")):  # would add a command
             raise DeliveryError(f"not a deliverable address: {recipient!r}", permanent=True)
-        commands = ((mail, (250,)), (rcpt, (250, 251)), (b"DATA", (354,)))
-        got = await self._commands(commands)
-        answers = list(zip(commands, got, strict=False))  # got stops at a refusal
-        refused = any(reply.code not in wanted for (_, wanted), reply in answers[:-1])
-        if refused and got[-1].code == 354:  # DATA taken after all: end an empty message
-            self.replies.write(b".\r\n")
-            await self.replies.read()
-        for (command, wanted), reply in answers:
-            _check(command, reply, wanted)
-        self.replies.write(message + b".\r\n")
-        _check(b".", await self.replies.read(), (250,))
+        mail.commands = ((mail_from, (250,)), (rcpt, (250, 251)), (b"DATA", (354,)))
+        mail.data = message + b".\r\n"
+
+    async def _content(self, mail: _Mail, pool: SmtpPool) -> SMTPResponse:
+        """Send ``mail``'s content and read the reply to it. Where the server pipelines,
+        the next message in line goes along (its commands in the same write), and once
+        the reply is in, the session is handed to that message's sender."""
+        follower = self._follower(pool)
+        tail = b"".join(command + b"\r\n" for command, _ in follower.commands) if follower else b""
+        self.replies.write(mail.data + tail)
+        try:
+            end = await self.replies.read()
+        except BaseException:
+            if follower is not None:  # its commands went out on a broken session
+                follower.started = False
+                pool.waiting.appendleft(follower)  # first in line again, on another
+                self.abort()
+            raise
+        self.sent += 1
+        if follower is not None and not pool.hand_over(self, follower):
+            self.abort()  # its sender is gone, its transaction half-way: end the session
+        return end
+
+    def _follower(self, pool: SmtpPool) -> _Mail | None:
+        """The next message in line, made ready to go with this one's content; None
+        where the server does not pipeline or this session has sent its share."""
+        if not self.pipelining or self.sent + 2 > self.smtp.messages_per_connection:
+            return None
+        follower = pool.next_in_line()
+        if follower is None:
+            return None
+        try:
+            self._envelope(follower)
+        except DeliveryError:
+            pool.waiting.appendleft(follower)  # it learns why on a connection of its own
+            return None
+        follower.started = True
+        return follower
 
     async def _commands(self, commands) -> list[SMTPResponse]:
         """Send ``commands`` (each with the replies it wants): all in one write where the
@@ -236,17 +354,21 @@ class _Connection:
             await self.close()
 
     async def close(self) -> None:
-        client, self.client = self.client, None
-        replies, self.replies = self.replies, None
-        if client is None:
+        if self.client is None:
             return
         try:
             async with asyncio.timeout(self.smtp.timeout):
-                replies.write(b"QUIT\r\n")
-                await replies.read()
+                self.replies.write(b"QUIT\r\n")
+                await self.replies.read()
         except (aiosmtplib.SMTPException, OSError, TimeoutError):
             pass
-        client.close()
+        self.abort()
+
+    def abort(self) -> None:
+        """End the session at once, without a word to the server."""
+        client, self.client, self.replies = self.client, None, None
+        if client is not None:
+            client.close()
 
 
 def _check(command: bytes, reply: SMTPResponse, wanted: tuple[int, ...]) -> None:

@@ -4,6 +4,7 @@ only once a whole command group is in; STARTTLS, implicit TLS and AUTH against a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -26,31 +27,55 @@ def settings(port: int, **more) -> Smtp:
     )
 
 
-async def strict_server(replies: dict[bytes, bytes], log: list[bytes]):
+async def strict_server(
+    replies: dict[bytes, bytes],
+    log: list[bytes],
+    *,
+    ends: tuple[bytes, ...] = (),
+    sessions: list[int] | None = None,
+    early: list[bool] | None = None,
+):
     """A relay announcing PIPELINING that answers a transaction's commands only when
-    MAIL, RCPT and DATA have all arrived (a client waiting after MAIL hangs)."""
+    MAIL, RCPT and DATA have all arrived (a client waiting after MAIL hangs). ``ends``:
+    its replies to the first messages' content (``drop``: it hangs up instead);
+    ``sessions`` counts the sessions; ``early`` notes for each message whether the next
+    command arrived before the reply to its content (then the relay waits 0.1 s for it)."""
+    ends_left = list(ends)
 
     async def session(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if sessions is not None:
+            sessions.append(len(sessions) + 1)
         writer.write(b"220 strict ESMTP\r\n")
         await reader.readline()  # EHLO
         writer.write(b"250-strict\r\n250-PIPELINING\r\n250 SIZE 1000000\r\n")
-        while line := await reader.readline():
+        line = await reader.readline()
+        while line:
             if line.startswith(b"QUIT"):
                 writer.write(b"221 bye\r\n")
                 break
             if line.startswith(b"RSET"):
                 log.append(b"RSET")
                 writer.write(b"250 reset\r\n")
+                line = await reader.readline()
                 continue
             group = [line, await reader.readline(), await reader.readline()]
             log.append(b"".join(group))
             answers = [replies.get(g.split(b":")[0].strip(), b"250 ok") for g in group[:2]]
             answers.append(replies.get(b"DATA", b"354 go ahead"))
             writer.write(b"\r\n".join(answers) + b"\r\n")  # three replies in one segment
+            line = None
             if answers[2].startswith(b"354"):
-                data = await reader.readuntil(b"\r\n.\r\n")
-                log.append(data)
-                writer.write(replies.get(b".", b"250 queued") + b"\r\n")
+                log.append(await reader.readuntil(b"\r\n.\r\n"))
+                end = ends_left.pop(0) if ends_left else replies.get(b".", b"250 queued")
+                if end == b"drop":
+                    break
+                if early is not None:
+                    with contextlib.suppress(TimeoutError):
+                        line = await asyncio.wait_for(reader.readline(), 0.1)
+                    early.append(line is not None)
+                writer.write(end + b"\r\n")
+            if line is None:
+                line = await reader.readline()
         await writer.drain()
         writer.close()
 
@@ -77,6 +102,40 @@ def deliver(replies: dict[bytes, bytes], count: int = 1) -> tuple[list, list[byt
     return asyncio.run(run()), log
 
 
+def deliver_together(count: int, **server) -> tuple[list, list[bytes]]:
+    """``count`` senders at once, one message each (to r0@, r1@, ...), over one
+    connection; (each sender's error or None, what the server read)."""
+    log: list[bytes] = []
+
+    async def run() -> list:
+        relay = await strict_server({}, log, **server)
+        pool = SmtpPool(settings(relay.sockets[0].getsockname()[1]), 1)
+
+        async def one(n: int) -> DeliveryError | None:
+            try:
+                await pool.send(SENDER, f"r{n}@example.org", MESSAGE)
+            except DeliveryError as exc:
+                return exc
+            return None
+
+        try:
+            return await asyncio.gather(*(one(n) for n in range(count)))
+        finally:
+            await pool.close()
+            relay.close()
+
+    return asyncio.run(asyncio.wait_for(run(), 10)), log  # a sender left waiting fails
+
+
+def delivered(log: list[bytes]) -> list[bytes]:
+    """The recipients of the transactions whose content the server read, in order."""
+    return [
+        group.split(b"RCPT TO:<")[1].split(b">")[0]
+        for group, content in zip(log[0::2], log[1::2], strict=False)
+        if group.startswith(b"MAIL") and content.endswith(b"\r\n.\r\n")
+    ]
+
+
 def test_a_relay_that_pipelines_gets_each_transaction_in_two_round_trips():
     errors, log = deliver({}, count=3)
     assert errors == []
@@ -87,6 +146,60 @@ def test_a_relay_that_pipelines_gets_each_transaction_in_two_round_trips():
         % (len(MESSAGE) + 3)
     )
     assert log[1] == MESSAGE + b".\r\n"
+
+
+def test_senders_in_line_each_get_their_message_out_with_the_one_before():
+    """One round trip a message: the next message's commands go out with this one's
+    content, before the relay has answered it."""
+    sessions, early = [], []
+    errors, log = deliver_together(4, sessions=sessions, early=early)
+    assert errors == [None] * 4
+    assert delivered(log) == [b"r0@example.org", b"r1@example.org", b"r2@example.org",
+                              b"r3@example.org"]  # fmt: skip
+    assert early == [True, True, True, False]  # nothing came after the last
+    assert sessions == [1]
+
+
+def test_a_message_refused_at_its_end_leaves_the_next_one_on_the_same_session():
+    sessions = []
+    errors, log = deliver_together(2, ends=(b"552 5.3.4 too big",), sessions=sessions)
+    assert errors[0].permanent and "552" in str(errors[0])
+    assert errors[1] is None
+    assert sessions == [1] and b"RSET" not in log  # the transaction was over, not the session
+
+
+def test_a_session_lost_after_a_message_takes_the_next_one_to_a_new_session():
+    """The first message's fate is unknown (tried again later); the one whose commands
+    went out with it is sent again, in full, on a new session: neither is lost."""
+    sessions = []
+    errors, log = deliver_together(3, ends=(b"drop",), sessions=sessions)
+    assert not errors[0].permanent
+    assert errors[1:] == [None, None]
+    assert delivered(log) == [b"r0@example.org", b"r1@example.org", b"r2@example.org"]
+    assert sessions == [1, 2]
+
+
+def test_a_sender_that_gives_up_in_line_leaves_the_pool_whole():
+    log: list[bytes] = []
+
+    async def run() -> None:
+        relay = await strict_server({}, log)
+        pool = SmtpPool(settings(relay.sockets[0].getsockname()[1]), 1)
+        try:
+            first = asyncio.create_task(pool.send(SENDER, "r0@example.org", MESSAGE))
+            waiting = asyncio.create_task(pool.send(SENDER, "gone@example.org", MESSAGE))
+            await asyncio.sleep(0)  # both started: the second waits in line
+            waiting.cancel()
+            await first
+            for n in (1, 2):
+                await pool.send(SENDER, f"r{n}@example.org", MESSAGE)
+            assert len(pool.idle) == 1 and not pool.waiting
+        finally:
+            await pool.close()
+            relay.close()
+
+    asyncio.run(run())
+    assert delivered(log) == [b"r0@example.org", b"r1@example.org", b"r2@example.org"]
 
 
 @pytest.mark.parametrize(
