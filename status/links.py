@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import hmac
 import secrets
+import time
 from dataclasses import dataclass
 
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
-from itsdangerous.encoding import base64_encode
+from itsdangerous.encoding import base64_encode, int_to_bytes
 
 CONFIRM, MANAGE, UNSUBSCRIBE = "confirm", "manage", "unsubscribe"
 PURPOSES = (CONFIRM, MANAGE, UNSUBSCRIBE)
@@ -74,12 +76,8 @@ class _Signer(TimestampSigner):
 
 
 class _Serializer(URLSafeTimedSerializer):
-    """itsdangerous' URL-safe timed tokens, made at a third of the cost (two per
-    notification email, and a notification costs about as much as sending it): one
-    signer per salt, made once, with its key derived once; the payload, two numbers,
-    written as the compact JSON it is without the json module and never compressed
-    (zlib only makes it longer). Tokens made by plain itsdangerous still load, and these
-    load there."""
+    """itsdangerous' URL-safe timed tokens, read with one signer per salt, made once,
+    with its key derived once."""
 
     default_signer = _Signer
 
@@ -89,13 +87,6 @@ class _Serializer(URLSafeTimedSerializer):
             signers[salt] = super().make_signer(salt)
         return signers[salt]
 
-    def dump_payload(self, obj) -> bytes:
-        if type(obj) is list and len(obj) == 2 and all(type(v) is int for v in obj):
-            text = f"[{obj[0]},{obj[1]}]"  # what json.dumps(obj, separators=(",", ":")) says
-        else:
-            text = self.serializer.dumps(obj, **self.serializer_kwargs)
-        return base64_encode(text.encode())
-
 
 @functools.lru_cache(maxsize=32)
 def _serializer(secret: str, purpose: str) -> URLSafeTimedSerializer:
@@ -104,9 +95,22 @@ def _serializer(secret: str, purpose: str) -> URLSafeTimedSerializer:
     return _Serializer(secret, salt=SALTS[purpose])
 
 
+@functools.lru_cache(maxsize=32)
+def _key(secret: str, purpose: str) -> bytes:
+    return _serializer(secret, purpose).make_signer().derive_key()
+
+
 def make(secret: str, purpose: str, subscriber_id: int, token_version: int) -> str:
-    """A signed token for ``purpose`` (one of :data:`PURPOSES`)."""
-    return _serializer(secret, purpose).dumps([int(subscriber_id), int(token_version)])
+    """A signed token for ``purpose`` (one of :data:`PURPOSES`): what itsdangerous'
+    ``URLSafeTimedSerializer(secret, salt).dumps([id, version])`` makes, byte for byte,
+    at a quarter of the cost (two per notification email, which costs about as much as
+    sending it): the payload, two numbers, written as the compact JSON it is (never
+    compressed: zlib only makes it longer), and the signature by one HMAC-SHA1 call
+    with the key derived once."""
+    payload = base64_encode(b"[%d,%d]" % (int(subscriber_id), int(token_version)))
+    value = payload + b"." + base64_encode(int_to_bytes(int(time.time())))
+    signature = hmac.digest(_key(secret, purpose), value, "sha1")
+    return (value + b"." + base64_encode(signature)).decode("ascii")
 
 
 def check(secret: str, purpose: str, token: str, *, max_age: int | None = None) -> LinkSubject:

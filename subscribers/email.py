@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import re
 import secrets
 from collections import OrderedDict
 from email.message import EmailMessage
@@ -40,7 +41,7 @@ log = logging.getLogger(__name__)
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "emails"
 MANAGE, UNSUBSCRIBE = "@@leitstand-manage-url@@", "@@leitstand-unsubscribe-url@@"
 CONFIRM = "@@leitstand-confirm-url@@"
-CONTROL = frozenset(chr(c) for c in range(32)) | {"\x7f"}
+UNSAFE = re.compile(r'[\x00-\x1f\x7f<>,;" ]')  # could break out of a header or envelope
 
 
 @cache
@@ -132,7 +133,7 @@ def message_id(delivery: Delivery, domain: str) -> str:
 def check_address(address: str) -> str:
     """The address as it may stand in a header and an envelope; a permanent error for
     one that could break out of either (CR, LF, other controls, angle brackets)."""
-    if not address or any(c in CONTROL for c in address) or set(address) & set('<>,;" '):
+    if not address or UNSAFE.search(address):
         raise DeliveryError("not a deliverable address", permanent=True)
     return address
 

@@ -81,6 +81,19 @@ _ADD = sa.text(
 ).bindparams(*(sa.bindparam(c, type_=t.outbox.c[c].type) for c in _ADD_COLUMNS))
 
 
+_SENT = (  # built once: a batch is recorded every few milliseconds
+    sa.update(t.outbox)
+    .where(t.outbox.c.id.in_(sa.bindparam("ids", expanding=True)), t.outbox.c.state == PENDING)
+    .values(
+        state=OutboxState.SENT.value,
+        sent_at=sa.bindparam("now"),
+        last_error=None,
+        claimed_by=None,
+        claimed_until=None,
+    )
+)
+
+
 def _recipient_columns():
     """What fan-out reads of a subscriber: whom to tell, how, and (for a delivery that
     starts at once) in which language, with which link version."""
@@ -302,11 +315,7 @@ class OutboxRepository(OutboxReports, Repository):
         released = {"claimed_by": None, "claimed_until": None}
         with self.scope.write() as conn:
             if outcome.sent:
-                conn.execute(
-                    sa.update(t.outbox)
-                    .where(o.id.in_(outcome.sent), o.state == PENDING)
-                    .values(state=OutboxState.SENT.value, sent_at=now, last_error=None, **released)
-                )
+                conn.execute(_SENT, {"ids": outcome.sent, "now": now})
             for rows, state in (
                 (outcome.failed, OutboxState.FAILED),
                 (outcome.cancelled, OutboxState.CANCELLED),
