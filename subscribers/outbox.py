@@ -24,9 +24,9 @@ from datetime import datetime, timedelta
 from functools import cache
 
 from status.clock import utcnow
-from status.models import OutboxState
 from status.store import Store
 from status.store.outbox import Claimed
+from status.store.outbox_fanout import NewRow
 from subscribers.content import NOTIFYING, ONE_PERSON, recipient_state
 
 log = logging.getLogger(__name__)
@@ -118,11 +118,15 @@ def fan_out_batch(
             followers = uow.outbox.followers(
                 event.components, after=progress.last_subscriber_id, limit=batch
             )
-        claimed = {f.id for f in followers if claim and f.channel in claim.channels}
-        rows = [_row(secret, event, f, now, claim if f.id in claimed else None, until)
-                for f in followers]  # fmt: skip
-        added = uow.outbox.add(rows)
-        ours = uow.outbox.claimed_in(event.id, claim.worker, until) if claimed else {}
+        channels = claim.channels if claim else ()
+        rows = [
+            NewRow(
+                f.channel, recipient_hash(secret, f.channel, f.email), f.id, f.channel in channels
+            )
+            for f in followers
+        ]
+        worker = claim.worker if claim else None
+        added, ours = uow.outbox.add(event.id, rows, now, worker=worker, until=until)
         more = len(followers) == batch
         second = progress.last_subscriber_id != 0 and progress.rows <= batch
         last = followers[-1].id if followers else progress.last_subscriber_id
@@ -141,19 +145,3 @@ def fan_out_batch(
     if not more:
         log.info("event %s (%s): fanned out", event.id, event.kind)
     return len(followers), more
-
-
-def _row(secret: str, event, follower, now: datetime, claim: Claim | None, until) -> dict:
-    """The outbox row of ``follower`` for ``event``, claimed when ``claim`` is given."""
-    return {
-        "event_id": event.id,
-        "channel": follower.channel,
-        "recipient_hash": recipient_hash(secret, follower.channel, follower.email),
-        "subscriber_id": follower.id,
-        "state": OutboxState.PENDING.value,
-        "attempts": 1 if claim else 0,
-        "next_attempt_at": now,
-        "created_at": now,
-        "claimed_by": claim.worker if claim else None,
-        "claimed_until": until if claim else None,
-    }

@@ -1,14 +1,10 @@
 """The delivery outbox: one row per event, recipient and channel; the truth of what was sent.
 
 Fan-out (events -> rows) and delivery (claim -> send -> finish) are driven by
-``subscribers.outbox``; this module is their SQL. Rows keep no address: a claim joins
+``subscribers.outbox`` and ``subscribers.notifier``; this module is their SQL, the
+fan-out's part in :mod:`status.store.outbox_fanout`. Rows keep no address: a claim joins
 the subscriber for it, so erasing a subscriber leaves nothing personal here but a hash.
 
-- **Fan-out**: :meth:`OutboxRepository.events_after` reads events past the cursor (meta
-  key ``outbox.cursor``); each notifying event is fanned out in batches of subscribers
-  in id order, each batch's rows committed with the event's progress
-  (``outbox_fanout``), so an interrupted fan-out resumes and a repeated one adds
-  nothing (UNIQUE(event, channel, recipient hash), ON CONFLICT DO NOTHING).
 - **Claims**: a conditional UPDATE of due, unclaimed (or expired) rows; on PostgreSQL
   the candidates are locked ``FOR UPDATE SKIP LOCKED`` so concurrent notifiers take
   disjoint rows; SQLite runs the statement under its single writer lock.
@@ -25,11 +21,10 @@ import sqlalchemy as sa
 
 from status import schema as t
 from status.models import OutboxState, SubscriberState
-from status.store.engine import insert
+from status.store.outbox_fanout import OutboxFanout, recipient_columns
 from status.store.outbox_reports import OutboxReports
 from status.store.scope import Repository
 
-CURSOR_KEY = "outbox.cursor"
 PENDING = OutboxState.PENDING.value
 
 
@@ -64,21 +59,10 @@ class Claimed(NamedTuple):
     @classmethod
     def of(cls, row, person) -> Claimed:
         """``row`` (id, event, channel, subscriber, attempts, created_at) with what its
-        delivery needs of ``person`` (a :func:`_recipient_columns` row; None: gone)."""
+        delivery needs of ``person`` (a ``recipient_columns()`` row; None: gone)."""
         if person is None:
             return cls(*row, None, None, None, None)
         return cls(*row, person.email, person.language, person.token_version, person.state)
-
-
-_ADD_COLUMNS = (
-    "event_id", "channel", "recipient_hash", "subscriber_id", "state", "attempts",
-    "next_attempt_at", "created_at", "claimed_by", "claimed_until",
-)  # fmt: skip
-_ADD = sa.text(
-    f"INSERT INTO outbox ({', '.join(_ADD_COLUMNS)}) "
-    f"VALUES ({', '.join(':' + c for c in _ADD_COLUMNS)}) "
-    "ON CONFLICT (event_id, channel, recipient_hash) DO NOTHING"
-).bindparams(*(sa.bindparam(c, type_=t.outbox.c[c].type) for c in _ADD_COLUMNS))
 
 
 _SENT = (  # built once: a batch is recorded every few milliseconds
@@ -94,156 +78,7 @@ _SENT = (  # built once: a batch is recorded every few milliseconds
 )
 
 
-def _recipient_columns():
-    """What fan-out reads of a subscriber: whom to tell, how, and (for a delivery that
-    starts at once) in which language, with which link version."""
-    s = t.subscribers.c
-    return s.id, s.channel, _address(), s.language, s.token_version, s.state
-
-
-def _address():
-    """Where a subscriber is told, labelled ``email``: the address, or a webhook's URL."""
-    s = t.subscribers.c
-    return sa.func.coalesce(s.email, s.webhook_url).label("email")
-
-
-class OutboxRepository(OutboxReports, Repository):
-    # -- fan-out ---------------------------------------------------------------------------
-    def cursor(self) -> int:
-        """Every event up to this id has been fanned out (or needs none)."""
-        with self.scope.read() as conn:
-            value = conn.execute(sa.select(t.meta.c.value).where(t.meta.c.key == CURSOR_KEY))
-            value = value.scalar()
-        return int(value) if value is not None else 0
-
-    def advance_cursor(self, event_id: int) -> None:
-        """Move the cursor forward to ``event_id`` (never back: a slower notifier's view
-        of the events must not undo a faster one's)."""
-        with self.scope.write() as conn:
-            conn.execute(
-                insert(conn, t.meta)
-                .values(key=CURSOR_KEY, value="0")
-                .on_conflict_do_nothing(index_elements=["key"])
-            )
-            conn.execute(
-                sa.update(t.meta)
-                .where(
-                    t.meta.c.key == CURSOR_KEY,
-                    sa.cast(t.meta.c.value, sa.Integer) < event_id,
-                )
-                .values(value=str(event_id))
-            )
-
-    def pending_events(self, after: int, kinds: tuple[str, ...], limit: int = 100):
-        """Events past ``after`` that notify, whose kind starts with one of ``kinds``, and
-        whose fan-out is not done; oldest first."""
-        e, f = t.events.c, t.outbox_fanout.c
-        query = (
-            sa.select(e.id, e.at, e.kind, e.object_type, e.object_id, e.components, e.data)
-            .select_from(t.events.outerjoin(t.outbox_fanout, f.event_id == e.id))
-            .where(
-                e.id > after,
-                e.notify,
-                sa.or_(*(e.kind.startswith(k, autoescape=True) for k in kinds)),
-                f.done_at.is_(None),
-            )
-            .order_by(e.id)
-            .limit(limit)
-        )
-        with self.scope.read() as conn:
-            return conn.execute(query).all()
-
-    def last_event_before(self, after: int, before: datetime) -> int:
-        """The newest event id past ``after`` at or before ``before`` (``after`` if none)."""
-        e = t.events.c
-        with self.scope.read() as conn:
-            found = conn.execute(
-                sa.select(sa.func.max(e.id)).where(e.id > after, e.at <= before)
-            ).scalar()
-        return found or after
-
-    def event(self, event_id: int) -> sa.Row | None:
-        with self.scope.read() as conn:
-            return conn.execute(sa.select(t.events).where(t.events.c.id == event_id)).first()
-
-    def lock_fanout(self, event_id: int, now: datetime) -> sa.Row | None:
-        """The event's fan-out progress, locked for this transaction; None while another
-        notifier holds it (PostgreSQL). Use inside a unit of work."""
-        f = t.outbox_fanout.c
-        with self.scope.write() as conn:
-            conn.execute(
-                insert(conn, t.outbox_fanout)
-                .values(event_id=event_id, started_at=now)
-                .on_conflict_do_nothing(index_elements=["event_id"])
-            )
-            query = sa.select(t.outbox_fanout).where(f.event_id == event_id)
-            if conn.dialect.name == "postgresql":
-                query = query.with_for_update(skip_locked=True)
-            return conn.execute(query).first()
-
-    def followers(self, components: Sequence[str], *, after: int, limit: int) -> list[sa.Row]:
-        """Confirmed subscribers past id ``after`` (id order) following any of
-        ``components``; an empty list reaches every confirmed subscriber."""
-        s, sc = t.subscribers.c, t.subscriber_components.c
-        query = sa.select(*_recipient_columns()).where(
-            s.state == SubscriberState.CONFIRMED.value, s.id > after
-        )
-        if components:
-            follows = sa.exists().where(
-                sc.subscriber_id == s.id, sc.component_id.in_(list(components))
-            )
-            query = query.where(sa.or_(s.all_components, follows))
-        with self.scope.read() as conn:
-            return conn.execute(query.order_by(s.id).limit(limit)).all()
-
-    def recipient(self, subscriber_id: int | None, state: str | None) -> list[sa.Row]:
-        """The one subscriber a personal mail is for, if it is in ``state`` (else none)."""
-        s = t.subscribers.c
-        if subscriber_id is None or state is None:
-            return []
-        query = sa.select(*_recipient_columns()).where(s.id == int(subscriber_id), s.state == state)
-        with self.scope.read() as conn:
-            return conn.execute(query).all()
-
-    def add(self, rows: list[dict]) -> int:
-        """Insert outbox rows; those already there (same event, channel, recipient) are
-        left alone. Returns how many were new.
-
-        One statement run once per row (the driver's executemany) rather than
-        SQLAlchemy's INSERT of many rows at once, which it uses on PostgreSQL for an
-        ``insert()`` construct: psycopg then parses a statement of 10,000 parameters in
-        Python, a fifth of the notifier's time, and its rowcount is unknown (-1)."""
-        if not rows:
-            return 0
-        with self.scope.write() as conn:
-            return conn.execute(_ADD, rows).rowcount
-
-    def claimed_in(self, event_id: int, worker: str, until: datetime) -> dict[int, int]:
-        """Rows of ``event_id`` that ``worker`` claimed until exactly ``until`` (those a
-        fan-out batch just wrote for it): their ids by subscriber id."""
-        o = t.outbox.c
-        query = sa.select(o.subscriber_id, o.id).where(
-            o.event_id == event_id, o.claimed_by == worker, o.claimed_until == until
-        )
-        with self.scope.read() as conn:
-            return dict(conn.execute(query).all())
-
-    def progress(self, event_id: int, last_subscriber_id: int, added: int, done_at) -> None:
-        f = t.outbox_fanout.c
-        with self.scope.write() as conn:
-            conn.execute(
-                sa.update(t.outbox_fanout)
-                .where(f.event_id == event_id)
-                .values(last_subscriber_id=last_subscriber_id, rows=f.rows + added, done_at=done_at)
-            )
-
-    def analyze(self) -> None:
-        """Refresh the outbox's planner statistics (PostgreSQL; SQLite plans these
-        queries well without)."""
-        with self.scope.write() as conn:
-            if conn.dialect.name == "postgresql":
-                conn.execute(sa.text("ANALYZE outbox"))
-
+class OutboxRepository(OutboxFanout, OutboxReports, Repository):
     # -- delivery --------------------------------------------------------------------------
     def claim(
         self, worker: str, channels: Sequence[str], *, limit: int, lease: float, now: datetime
@@ -291,7 +126,7 @@ class OutboxRepository(OutboxReports, Repository):
                 return []
             ids = {r.subscriber_id for r in rows if r.subscriber_id is not None}
             people = {
-                p.id: p for p in conn.execute(sa.select(*_recipient_columns()).where(s.id.in_(ids)))
+                p.id: p for p in conn.execute(sa.select(*recipient_columns()).where(s.id.in_(ids)))
             }
         return sorted(
             (Claimed.of(r, people.get(r.subscriber_id)) for r in rows),
