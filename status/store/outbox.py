@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import NamedTuple
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from status import schema as t
 from status.models import OutboxState, SubscriberState
@@ -65,17 +66,19 @@ class Claimed(NamedTuple):
         return cls(*row, person.email, person.language, person.token_version, person.state)
 
 
-_SENT = (  # built once: a batch is recorded every few milliseconds
-    sa.update(t.outbox)
-    .where(t.outbox.c.id.in_(sa.bindparam("ids", expanding=True)), t.outbox.c.state == PENDING)
-    .values(
-        state=OutboxState.SENT.value,
-        sent_at=sa.bindparam("now"),
-        last_error=None,
-        claimed_by=None,
-        claimed_until=None,
-    )
-)
+def _sent(chosen) -> sa.Update:
+    """Rows ``chosen`` recorded as sent at ``:now``."""
+    values = {"state": OutboxState.SENT.value, "sent_at": sa.bindparam("now")}
+    values |= {"last_error": None, "claimed_by": None, "claimed_until": None}
+    return sa.update(t.outbox).where(chosen, t.outbox.c.state == PENDING).values(values)
+
+
+# Built once (a batch is recorded every few milliseconds), by dialect: on PostgreSQL one
+# array of ids (the same statement every time), elsewhere a list of them.
+_SENT = {
+    "postgresql": _sent(t.outbox.c.id == sa.any_(sa.bindparam("ids", type_=ARRAY(sa.Integer)))),
+    "sqlite": _sent(t.outbox.c.id.in_(sa.bindparam("ids", expanding=True))),
+}
 
 
 class OutboxRepository(OutboxFanout, OutboxReports, Repository):
@@ -150,7 +153,7 @@ class OutboxRepository(OutboxFanout, OutboxReports, Repository):
         released = {"claimed_by": None, "claimed_until": None}
         with self.scope.write() as conn:
             if outcome.sent:
-                conn.execute(_SENT, {"ids": outcome.sent, "now": now})
+                conn.execute(_SENT[conn.dialect.name], {"ids": outcome.sent, "now": now})
             for rows, state in (
                 (outcome.failed, OutboxState.FAILED),
                 (outcome.cancelled, OutboxState.CANCELLED),
