@@ -41,7 +41,7 @@ def recipient_hash(secret: str, channel: str, address: str) -> str:
     """A keyed hash of the address: what the outbox keeps to tell recipients apart,
     useless for finding the address again without the key."""
     text = f"{channel}:{address.strip().lower()}".encode()
-    return hmac.new(_hash_key(secret), text, hashlib.sha256).hexdigest()
+    return hmac.digest(_hash_key(secret), text, "sha256").hex()
 
 
 @cache

@@ -63,7 +63,9 @@ class Claimed(NamedTuple):
         delivery needs of ``person`` (a ``recipient_columns()`` row; None: gone)."""
         if person is None:
             return cls(*row, None, None, None, None)
-        return cls(*row, person.email, person.language, person.token_version, person.state)
+        # By position (email, language, token_version, state), the order of
+        # recipient_columns(): a fan-out makes a thousand of these at a time.
+        return tuple.__new__(cls, (*row, *person[2:]))
 
 
 def _sent(chosen) -> sa.Update:
