@@ -82,21 +82,30 @@ async def strict_server(
     return await asyncio.start_server(session, "127.0.0.1", 0)
 
 
+@contextlib.asynccontextmanager
+async def one_connection(log: list[bytes], replies: dict | None = None, **server):
+    """A pool of one connection to a :func:`strict_server` (closed after)."""
+    relay = await strict_server(replies or {}, log, **server)
+    pool = SmtpPool(settings(relay.sockets[0].getsockname()[1]), 1)
+    try:
+        yield pool
+    finally:
+        await pool.close()
+        relay.close()
+
+
 def deliver(replies: dict[bytes, bytes], count: int = 1) -> tuple[list, list[bytes]]:
     """Send ``count`` messages over one pipelining session; (errors, what the server read)."""
     log: list[bytes] = []
 
     async def run() -> list:
-        server = await strict_server(replies, log)
-        port = server.sockets[0].getsockname()[1]
-        pool, errors = SmtpPool(settings(port), 1), []
-        for _ in range(count):
-            try:
-                await pool.send(SENDER, RECIPIENT, MESSAGE)
-            except DeliveryError as exc:
-                errors.append(exc)
-        await pool.close()
-        server.close()
+        errors = []
+        async with one_connection(log, replies) as pool:
+            for _ in range(count):
+                try:
+                    await pool.send(SENDER, RECIPIENT, MESSAGE)
+                except DeliveryError as exc:
+                    errors.append(exc)
         return errors
 
     return asyncio.run(run()), log
@@ -107,22 +116,16 @@ def deliver_together(count: int, **server) -> tuple[list, list[bytes]]:
     connection; (each sender's error or None, what the server read)."""
     log: list[bytes] = []
 
-    async def run() -> list:
-        relay = await strict_server({}, log, **server)
-        pool = SmtpPool(settings(relay.sockets[0].getsockname()[1]), 1)
-
-        async def one(n: int) -> DeliveryError | None:
-            try:
-                await pool.send(SENDER, f"r{n}@example.org", MESSAGE)
-            except DeliveryError as exc:
-                return exc
-            return None
-
+    async def one(pool: SmtpPool, n: int) -> DeliveryError | None:
         try:
-            return await asyncio.gather(*(one(n) for n in range(count)))
-        finally:
-            await pool.close()
-            relay.close()
+            await pool.send(SENDER, f"r{n}@example.org", MESSAGE)
+        except DeliveryError as exc:
+            return exc
+        return None
+
+    async def run() -> list:
+        async with one_connection(log, **server) as pool:
+            return await asyncio.gather(*(one(pool, n) for n in range(count)))
 
     return asyncio.run(asyncio.wait_for(run(), 10)), log  # a sender left waiting fails
 
@@ -183,9 +186,7 @@ def test_a_sender_that_gives_up_in_line_leaves_the_pool_whole():
     log: list[bytes] = []
 
     async def run() -> None:
-        relay = await strict_server({}, log)
-        pool = SmtpPool(settings(relay.sockets[0].getsockname()[1]), 1)
-        try:
+        async with one_connection(log) as pool:
             first = asyncio.create_task(pool.send(SENDER, "r0@example.org", MESSAGE))
             waiting = asyncio.create_task(pool.send(SENDER, "gone@example.org", MESSAGE))
             await asyncio.sleep(0)  # both started: the second waits in line
@@ -194,9 +195,6 @@ def test_a_sender_that_gives_up_in_line_leaves_the_pool_whole():
             for n in (1, 2):
                 await pool.send(SENDER, f"r{n}@example.org", MESSAGE)
             assert len(pool.idle) == 1 and not pool.waiting
-        finally:
-            await pool.close()
-            relay.close()
 
     asyncio.run(run())
     assert delivered(log) == [b"r0@example.org", b"r1@example.org", b"r2@example.org"]
@@ -284,15 +282,10 @@ def test_an_address_with_a_line_break_never_reaches_the_server():
     log: list[bytes] = []
 
     async def run() -> DeliveryError:
-        server = await strict_server({}, log)
-        pool = SmtpPool(settings(server.sockets[0].getsockname()[1]), 1)
-        try:
+        async with one_connection(log) as pool:
             with pytest.raises(DeliveryError) as refused:
                 await pool.send(SENDER, "a@example.org>\r\nRCPT TO:<b@example.org", MESSAGE)
             await pool.send(SENDER, RECIPIENT, MESSAGE)  # the session goes on
-        finally:
-            await pool.close()
-            server.close()
         return refused.value
 
     assert asyncio.run(run()).permanent
