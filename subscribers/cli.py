@@ -24,8 +24,8 @@ def notify_group() -> None:
     "--concurrency",
     type=click.IntRange(1, 64),
     default=None,
-    help="Deliveries at once: the SMTP connections this worker keeps (default: "
-    "smtp.connections). Run several workers for more.",
+    help="The SMTP connections this worker keeps, two deliveries under way on each "
+    "(default: smtp.connections). Run several workers for more.",
 )
 @click.option(
     "--lease",
