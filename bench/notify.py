@@ -14,7 +14,8 @@ Each round, on a fresh ``smtp-sink`` (Debian package postfix) on a loopback port
   reference of the issue's target (>= 0.7x);
 - **the notifier's SMTP code alone**: the same messages through
   ``subscribers.smtp.SmtpPool`` (pipelined, as smtp-sink allows; the notifier's
-  settings), no database and no rendering. The notifier against this is what the rest
+  settings and as many senders as its workers, two per connection), no database and
+  no rendering. The notifier against this is what the rest
   of it costs: printed, no target. Each phase goes first in turn.
 
 smtp-sink appends every message to a dump file (``-D``); the bench counts the
