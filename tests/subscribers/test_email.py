@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections import Counter
 from datetime import timedelta
 
 import pytest
@@ -256,6 +257,7 @@ def test_connections_are_reused_up_to_their_cap(db, smtp, config):
     notifier(db, config).run_until_idle()
     assert smtp.mailbox.count() == 20
     assert 4 <= len(set(sessions)) <= 6  # 20 messages, 5 per connection
+    assert max(Counter(sessions).values()) == 5  # none more, with the next one in line too
 
 
 def test_a_refused_message_is_retried_or_fails_by_the_code(db, smtp, config):
