@@ -48,6 +48,8 @@ def query(deployment: Deployment, expr: str) -> dict:
         with urllib.request.urlopen(url, timeout=5) as answer:
             return json.load(answer)
     except urllib.error.HTTPError as exc:
+        if exc.code == 503:  # its storage still starting: a plain-text answer
+            raise
         return json.load(exc)
 
 
