@@ -80,24 +80,26 @@ class SmtpPool:
 
     def release(self, connection: _Connection) -> None:
         """``connection`` is free: to the first sender in line, else idle."""
-        while self.waiting:
-            mail = self.waiting.popleft()
-            if not mail.waiter.done():  # its sender is still there
-                connection.owner = mail
-                mail.waiter.set_result(connection)
-                return
-        self.idle.append(connection)
+        mail = self.next_in_line()
+        if mail is None or not self.hand_over(connection, mail):
+            self.idle.append(connection)
 
     def next_in_line(self) -> _Mail | None:
+        """The first sender in line that is still there, taken out of the line."""
         while self.waiting:
             mail = self.waiting.popleft()
             if not mail.waiter.done():
                 return mail
         return None
 
+    def put_back(self, mail: _Mail) -> None:
+        """``mail``, taken out of the line but not sent, is first in line again."""
+        mail.started = False
+        self.waiting.appendleft(mail)
+
     def hand_over(self, connection: _Connection, mail: _Mail) -> bool:
-        """Give ``connection``, with ``mail``'s commands sent, to ``mail``'s sender;
-        False if that sender is gone."""
+        """Give ``connection`` to ``mail``'s sender (``mail.started``: with its commands
+        sent); False if that sender is gone."""
         if mail.waiter.done():
             return False
         connection.owner = mail
@@ -304,8 +306,7 @@ class _Connection:
             end = await self.replies.read()
         except BaseException:
             if follower is not None:  # its commands went out on a broken session
-                follower.started = False
-                pool.waiting.appendleft(follower)  # first in line again, on another
+                pool.put_back(follower)  # to go out on another
                 self.abort()
             raise
         self.sent += 1
@@ -324,7 +325,7 @@ class _Connection:
         try:
             self._envelope(follower)
         except DeliveryError:
-            pool.waiting.appendleft(follower)  # it learns why on a connection of its own
+            pool.put_back(follower)  # it learns why on a connection of its own
             return None
         follower.started = True
         return follower
