@@ -22,11 +22,9 @@ from sqlalchemy.dialects.postgresql import ARRAY
 
 from status import schema as t
 from status.models import OutboxState, SubscriberState
-from status.store.outbox_fanout import OutboxFanout, recipient_columns
+from status.store.outbox_fanout import PENDING, OutboxFanout, recipient_columns
 from status.store.outbox_reports import OutboxReports
 from status.store.scope import Repository
-
-PENDING = OutboxState.PENDING.value
 
 
 @dataclass
@@ -68,11 +66,13 @@ class Claimed(NamedTuple):
         return tuple.__new__(cls, (*row, *person[2:]))
 
 
+_RELEASED = {"claimed_by": None, "claimed_until": None}  # a finished row's claim ends
+
+
 def _sent(chosen) -> sa.Update:
     """Rows ``chosen`` recorded as sent at ``:now``."""
-    values = {"state": OutboxState.SENT.value, "sent_at": sa.bindparam("now")}
-    values |= {"last_error": None, "claimed_by": None, "claimed_until": None}
-    return sa.update(t.outbox).where(chosen, t.outbox.c.state == PENDING).values(values)
+    values = {"state": OutboxState.SENT.value, "sent_at": sa.bindparam("now"), "last_error": None}
+    return sa.update(t.outbox).where(chosen, t.outbox.c.state == PENDING).values(values | _RELEASED)
 
 
 # Built once (a batch is recorded every few milliseconds), by dialect: on PostgreSQL one
@@ -152,7 +152,6 @@ class OutboxRepository(OutboxFanout, OutboxReports, Repository):
     def finish(self, outcome: Outcome, now: datetime) -> None:
         """Record what became of claimed rows, in one transaction."""
         o = t.outbox.c
-        released = {"claimed_by": None, "claimed_until": None}
         with self.scope.write() as conn:
             if outcome.sent:
                 conn.execute(_SENT[conn.dialect.name], {"ids": outcome.sent, "now": now})
@@ -164,7 +163,7 @@ class OutboxRepository(OutboxFanout, OutboxReports, Repository):
                     conn.execute(
                         sa.update(t.outbox)
                         .where(o.id == sa.bindparam("row_id"), o.state == PENDING)
-                        .values(state=state.value, last_error=sa.bindparam("why"), **released),
+                        .values(state=state.value, last_error=sa.bindparam("why"), **_RELEASED),
                         [{"row_id": i, "why": why[:1000]} for i, why in rows],
                     )
             if outcome.retry:
@@ -174,7 +173,7 @@ class OutboxRepository(OutboxFanout, OutboxReports, Repository):
                     .values(
                         next_attempt_at=sa.bindparam("when"),
                         last_error=sa.bindparam("why"),
-                        **released,
+                        **_RELEASED,
                     ),
                     [
                         {"row_id": i, "when": when, "why": why[:1000]}
