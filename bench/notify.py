@@ -15,8 +15,8 @@ Each round, on a fresh ``smtp-sink`` (Debian package postfix) on a loopback port
 - **the notifier's SMTP code alone**: the same messages through
   ``subscribers.smtp.SmtpPool`` (pipelined, as smtp-sink allows; the notifier's
   settings and as many senders as its workers, two per connection), no database and
-  no rendering. The notifier against this is what the rest
-  of it costs: printed, no target. Each phase goes first in turn.
+  no rendering. The notifier against this is what the rest of it costs: printed, no
+  target. Each phase goes first in turn.
 
 smtp-sink appends every message to a dump file (``-D``); the bench counts the
 recipients and ``Message-ID`` headers in it: lost = subscribers without a message,
