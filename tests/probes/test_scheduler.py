@@ -269,8 +269,11 @@ def test_a_second_worker_takes_over_a_dead_workers_checks(db):
 # -- the running scheduler ---------------------------------------------------------------------
 class Target(BaseHTTPRequestHandler):
     delays: dict[str, float] = {}
+    hanging = threading.Event()  # set once a request to /hang has come in
 
     def do_GET(self):
+        if self.path == "/hang":
+            self.hanging.set()
         time.sleep(self.delays.get(self.path, 0))
         self.send_response(200)
         self.send_header("Content-Length", "2")
@@ -286,6 +289,7 @@ def target():
     server = ThreadingHTTPServer(("127.0.0.1", 0), Target)
     server.daemon_threads = True
     Target.delays = {"/hang": 30}
+    Target.hanging = threading.Event()
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
@@ -293,15 +297,20 @@ def target():
     server.server_close()
 
 
-def run_for(scheduler: Scheduler, seconds: float) -> float:
+def run_for(scheduler: Scheduler, seconds: float, until: threading.Event | None = None) -> float:
+    """Run the scheduler for `seconds` (and, given `until`, at least until it is set)."""
     stopping = threading.Event()
     thread = threading.Thread(target=scheduler.run, args=(stopping,))
     thread.start()
     time.sleep(seconds)
+    # A check's first run has a random offset within its interval: on a loaded machine a
+    # late one may not have begun yet.
+    awaited = until is None or until.wait(10)
     stopped_at = time.monotonic()
     stopping.set()
     thread.join(15)
     assert not thread.is_alive()
+    assert awaited, "the awaited request never came"
     return time.monotonic() - stopped_at
 
 
@@ -321,7 +330,7 @@ def test_a_hanging_target_does_not_delay_the_others(db, tmp_path, target):
     scheduler = Scheduler(
         db, lambda: config, metrics=metrics, flush_seconds=0.1, housekeeping_seconds=0.5
     )
-    drain = run_for(scheduler, 3.0)
+    drain = run_for(scheduler, 3.0, until=Target.hanging)
 
     fast = db.probes.results("fast")
     assert len(fast) >= 10, "the fast check was held up"
