@@ -29,6 +29,13 @@ MAINTENANCE_STATUS = {
     "completed": N_("Completed"),
     "cancelled": N_("Cancelled"),
 }
+COMPONENT_STATUS = {  # the public page's words (status.web.labels)
+    "operational": N_("Operational"),
+    "degraded_performance": N_("Degraded Performance"),
+    "partial_outage": N_("Partial Outage"),
+    "major_outage": N_("Major Outage"),
+    "under_maintenance": N_("Under Maintenance"),
+}
 # What a maintenance event says in the subject, where its status would not.
 MAINTENANCE_KIND = {
     "maintenance.reminder": N_("Starting soon"),
@@ -38,9 +45,13 @@ MAINTENANCE_KIND = {
 
 
 ONE_PERSON = "subscriber."
-NOTIFYING = ("incident.", "maintenance.", ONE_PERSON)
+COMPONENT_UPDATED = "component.updated"
+NOTIFYING = ("incident.", "maintenance.", ONE_PERSON, COMPONENT_UPDATED)
 """The event kinds subscribers hear of (by prefix); overrides, for one, stay internal.
 A ``subscriber.*`` event is a mail to ``data.subscriber_id`` alone (the lifecycle's)."""
+ONLY_BY = {COMPONENT_UPDATED: ("webhook",)}
+"""Kinds only some channels hear of. A component's status changes reach webhooks (as
+Statuspage's ``component_update``), not inboxes: people read incidents."""
 PERSONAL = {
     # kind: (the mail's template, its heading, the state its recipient must be in)
     "subscriber.confirm_requested": ("confirm", N_("Confirm your subscription"), "pending"),
@@ -96,6 +107,8 @@ def build(store: Store, config: Config, event, language: str) -> Notice | None:
     site, tz = config.site, config.site.tz
     if event.kind.startswith(ONE_PERSON):
         return _personal(config, event, language)
+    if event.object_type == "component":
+        return _component(config, event, language)
     if event.object_type == "incident":
         found = store.incidents.one(int(event.object_id))
         path, words = "incidents", INCIDENT_STATUS
@@ -148,6 +161,27 @@ def _personal(config: Config, event, language: str) -> Notice | None:
         url=site.url,
         components=(),
         template=template,
+    )
+
+
+def _component(config: Config, event, language: str) -> Notice | None:
+    """A component's new status (``component.updated``: webhooks only, see ONLY_BY)."""
+    component = config.component(event.object_id)
+    if component is None:
+        return None  # gone from the config since
+    site, status = config.site, (event.data or {}).get("new_status", "")
+    return Notice(
+        event_id=event.id,
+        kind=event.kind,
+        language=language,
+        site_title=one_line(site.title),
+        site_url=site.url,
+        name=one_line(component.name),
+        status_label=i18n.translate(COMPONENT_STATUS.get(status, status), language),
+        body="",
+        when=i18n.format_when(event.at, site.tz, language),
+        url=site.url,
+        components=(one_line(component.name),),
     )
 
 

@@ -27,7 +27,7 @@ from status.clock import utcnow
 from status.store import Store
 from status.store.outbox import Claimed
 from status.store.outbox_fanout import NewRow
-from subscribers.content import NOTIFYING, ONE_PERSON, recipient_state
+from subscribers.content import NOTIFYING, ONE_PERSON, ONLY_BY, recipient_state
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +116,10 @@ def fan_out_batch(
             if progress.last_subscriber_id == 0:  # the first mail leaves sooner
                 batch = min(batch, FIRST_BATCH)
             followers = uow.outbox.followers(
-                event.components, after=progress.last_subscriber_id, limit=batch
+                event.components,
+                after=progress.last_subscriber_id,
+                limit=batch,
+                channels=ONLY_BY.get(event.kind),
             )
         channels = claim.channels if claim else ()
         rows = [

@@ -7,6 +7,8 @@
 - ``incident``: the incident as /api/v2/incidents.json shows it, with its
   ``incident_updates`` (newest first); a maintenance window comes as an ``incident``
   too, with ``scheduled_for`` and ``scheduled_until`` (as Statuspage sends them).
+- ``component_update`` and ``component`` (a ``component.updated`` event): the change
+  (``old_status``, ``new_status``, ``created_at``) and the component as it became.
 - ``verification`` (only the request that confirms a new subscription):
   ``{"challenge": ...}``, to be echoed.
 
@@ -60,7 +62,10 @@ class EventBody:
             "url": self.site_url,
         }
         self.incident: Json | None = None
-        if event.object_type == "incident":
+        self.component: tuple[Json, Json] | None = None  # component_update, component
+        if event.object_type == "component":
+            self.component = self._component_update(event, snapshot.components.get(event.object_id))
+        elif event.object_type == "incident":
             found = snapshot.incident(int(event.object_id))
             if found is not None:
                 self.incident = self._incident(found, "incidents", found.components)
@@ -87,6 +92,24 @@ class EventBody:
             "incident_updates": [self._update(u, item.id) for u in item.updates],
             "components": [self._component(c) for c in components],
         }
+
+    def _component_update(self, event, view) -> tuple[Json, Json]:
+        data, component_id = event.data or {}, event.object_id
+        change = {
+            "id": str(event.id),
+            "component_id": component_id,
+            "old_status": data.get("old_status"),
+            "new_status": data.get("new_status"),
+            "created_at": ts(event.at),
+        }
+        component = {
+            "id": component_id,
+            "name": self.names.get(component_id, component_id),
+            "status": data.get("new_status"),
+            "created_at": ts(view.created_at) if view else None,
+            "page_id": self.page["id"],
+        }
+        return change, component
 
     def _update(self, update, parent_id: int) -> Json:
         return {
@@ -131,6 +154,8 @@ class EventBody:
         payload = {"meta": self.meta(unsubscribe), "page": self.page}
         if self.incident is not None:
             payload["incident"] = self.incident
+        if self.component is not None:
+            payload["component_update"], payload["component"] = self.component
         return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
 
 

@@ -31,6 +31,18 @@ class MetaRepository(Repository):
                 )
             )
 
+    def swap(self, key: str, old: str | None, new: str) -> bool:
+        """Set ``key`` to ``new`` if it still holds ``old`` (None: if it is not there);
+        False if another writer changed it first."""
+        m = t.meta.c
+        with self.scope.write() as conn:
+            if old is None:
+                stmt = insert(conn, t.meta).values(key=key, value=new).on_conflict_do_nothing()
+            else:
+                stmt = sa.update(t.meta).where(m.key == key, m.value == old).values(value=new)
+            # (RETURNING: an INSERT's rowcount is not to be trusted on every driver)
+            return conn.execute(stmt.returning(m.key)).first() is not None
+
     def add(self, counts: dict[str, int]) -> None:
         """Add to counters kept under ``key`` (what every process's /metrics reads)."""
         with self.scope.write() as conn:

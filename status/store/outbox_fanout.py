@@ -161,13 +161,23 @@ class OutboxFanout:
                 query = query.with_for_update(skip_locked=True)
             return conn.execute(query).first()
 
-    def followers(self, components: Sequence[str], *, after: int, limit: int) -> list[sa.Row]:
+    def followers(
+        self,
+        components: Sequence[str],
+        *,
+        after: int,
+        limit: int,
+        channels: Sequence[str] | None = None,
+    ) -> list[sa.Row]:
         """Confirmed subscribers past id ``after`` (id order) following any of
-        ``components``; an empty list reaches every confirmed subscriber."""
+        ``components``; an empty list reaches every confirmed subscriber. With
+        ``channels``, only those told by one of them."""
         s, sc = t.subscribers.c, t.subscriber_components.c
         query = sa.select(*recipient_columns()).where(
             s.state == SubscriberState.CONFIRMED.value, s.id > after
         )
+        if channels is not None:
+            query = query.where(s.channel.in_(list(channels)))
         if components:
             follows = sa.exists().where(
                 sc.subscriber_id == s.id, sc.component_id.in_(list(components))

@@ -7,7 +7,10 @@ from __future__ import annotations
 import pytest
 
 from status import schema as t
+from status.config import load_config
 from status.models import OutboxState
+from status.ops import set_component_status
+from status.ops.announce import announce_changes
 from tests.probes.servers import make_cert
 from tests.subscribers.receiver import (
     Receiver,
@@ -16,7 +19,7 @@ from tests.subscribers.receiver import (
     verify_signature,
     write_config,
 )
-from tests.subscribers.support import incident, subscriber_state
+from tests.subscribers.support import add_subscribers, incident, subscriber_state
 
 VERIFY = "subscriber.confirm_requested"
 
@@ -93,6 +96,34 @@ def test_only_webhooks_following_a_component_of_the_event_get_it(db, receiver, c
     drain(db, config_path, until=lambda: len(receiver.to("/all", "incident.opened")) == 1)
     assert len(receiver.to("/sip", "incident.opened")) == 1
     assert receiver.to("/web", "incident.opened") == []
+
+
+def test_a_component_change_reaches_its_webhooks_as_a_component_update(db, receiver, config_path):
+    reg = confirmed(db, config_path, receiver.url("/sip"), components=["sip-gateway"])
+    confirmed(db, config_path, receiver.url("/web"), components=["website"])
+    add_subscribers(db, ["reader@example.org"])  # by email: people read incidents
+    config = load_config(config_path)
+    announce_changes(db, config)
+    set_component_status(db, "sip-gateway", "major_outage", reason="refused", source="probes")
+    (announced,) = announce_changes(db, config)
+    drain(db, config_path, until=lambda: receiver.to("/sip", "component.updated"))
+
+    (got,) = receiver.to("/sip", "component.updated")
+    assert verify_signature(reg.secret, got.headers, got.body)
+    payload = got.json
+    change = payload["component_update"]
+    assert change["id"] == str(payload["meta"]["event_id"]) and announced.endswith(":sip-gateway")
+    assert change["component_id"] == "sip-gateway"
+    assert (change["old_status"], change["new_status"]) == ("operational", "major_outage")
+    assert change["created_at"].endswith("Z")
+    component = payload["component"]
+    assert (component["id"], component["name"]) == ("sip-gateway", "SIP Gateway")
+    assert component["status"] == "major_outage"
+    assert "incident" not in payload
+    assert payload["page"]["status_indicator"] == "critical"  # as /api/v2/status.json says
+    assert receiver.to("/web", "component.updated") == []  # follows another component
+    event_id = int(change["id"])
+    assert [r.channel for r in db.outbox.rows(event_id)] == ["webhook"]  # no mail
 
 
 def test_a_5xx_is_retried_and_delivered_exactly_once(db, receiver, config_path):
