@@ -109,3 +109,9 @@ def test_the_probes_own_incidents_speak_the_sites_first_language(db, language, o
     assert db.incidents.updates(incident.id)[-1].body.startswith(resolved)
     assert [e.action for e in db.audit.entries()] == ["incident.open", "incident.resolve"]
     assert {e.actor for e in db.audit.entries()} == {"probe:monitoring"}
+    # Subscribers are told of both, as of an incident posted by hand.
+    events = [(e.kind, e.object_id, e.components, e.notify) for e in db.events.after()]
+    assert events == [
+        ("incident.opened", str(incident.id), ["sip"], True),
+        ("incident.resolved", str(incident.id), ["sip"], True),
+    ]

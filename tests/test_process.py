@@ -18,8 +18,18 @@ from pathlib import Path
 import pytest
 
 from app import create_app
+from status.ops import set_component_status
 from status.settings import SettingsError
+from status.store import Store
+from status.store.engine import make_engine
 from tests.conftest import MINIMAL_CONFIG, ROOT, SECRET
+from tests.subscribers.support import (
+    add_subscribers,
+    config_text,
+    incident,
+    smtp_server,
+    wait_until,
+)
 
 
 def free_port(count: int = 1) -> int:
@@ -257,3 +267,35 @@ def wait_for(fetch, done, timeout: float = 10):
             return value
         time.sleep(0.1)
     pytest.fail(f"condition not reached; last value {value!r}")
+
+
+def test_the_all_in_one_notifies_subscribers_and_announces_component_changes(tmp_path):
+    with smtp_server() as smtp:
+        env = environment(tmp_path, SECRET_KEY=SECRET)
+        Path(env["STATUS_CONFIG"]).write_text(config_text(smtp.port))
+        proc = start(env)
+        try:
+            body = wait_healthy(proc, env["PORT"])
+            assert body["workers"]["notifier"]["state"] == "running"
+            assert body["workers"]["clock"]["state"] == "running"
+            store = Store(make_engine(env["DATABASE_URL"]))
+            add_subscribers(store, ["bob@example.org"])
+            incident(store, name="Calls failing")
+            assert wait_until(lambda: smtp.mailbox.to("bob@example.org"), timeout=20)
+            (mail,) = smtp.mailbox.to("bob@example.org")
+            assert mail["Subject"] == "[Test Cloud Status] Investigating: Calls failing"
+
+            # The clock noted every component first; a change is announced.
+            assert wait_until(lambda: store.meta.value("announced_statuses"), timeout=10)
+            set_component_status(store, "website", "major_outage", reason="x", source="test")
+            assert wait_until(
+                lambda: [e for e in store.events.after() if e.kind == "component.updated"],
+                timeout=10,
+            )
+            store.dispose()
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.communicate(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()

@@ -3,12 +3,15 @@ find, export, erase, import — on both engines."""
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import timedelta
 
 import pytest
 
-from status import links, ops
+from status import jobs, links, ops
 from status.clock import utcnow
+from status.config import load_config
 from status.ops import clock
 from status.ops import subscriber_admin as admin
 from status.ops import subscribers as subs
@@ -167,6 +170,29 @@ def test_the_clock_purges_unconfirmed_sign_ups_after_the_days_given(db):
     assert db.subscribers.by_email("new@example.com").state == "pending"
     [entry] = [e for e in db.audit.entries() if e.action == "subscriber.purge_unconfirmed"]
     assert entry.actor == "system:clock" and entry.details["deleted"] == 1
+
+
+@pytest.mark.parametrize("days, purged", [(None, False), (2, True)], ids=["default-7", "2"])
+def test_the_clock_worker_purges_after_the_configured_days(db, config_file, days, purged):
+    if days is not None:
+        config_file.write_text(
+            config_file.read_text() + f"subscriptions: {{unconfirmed_days: {days}}}\n"
+        )
+    config = load_config(config_file)
+    sign_up(db, "old@example.com", at=utcnow() - timedelta(days=3))
+    stopping = threading.Event()
+    worker = threading.Thread(
+        target=jobs.clock_worker(db, lambda: config, every=0.05), args=(stopping,), daemon=True
+    )
+    worker.start()
+    try:
+        deadline = time.monotonic() + 1.5  # some 30 ticks
+        while db.subscribers.by_email("old@example.com") and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        stopping.set()
+        worker.join()
+    assert (db.subscribers.by_email("old@example.com") is None) == purged
 
 
 def test_admins_find_export_and_erase_one_audited_by_id_only(db):

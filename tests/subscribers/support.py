@@ -37,9 +37,12 @@ class Mailbox:
         self.refuse: dict[str, str] = {}  # address -> reply, e.g. "550 no such user"
         self.refuse_data: dict[str, str] = {}  # address -> reply to its message's DATA
         self.refuse_sender: str | None = None  # the reply to every MAIL FROM
+        self.sessions = 0  # how many SMTP sessions were opened (each says EHLO once)
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):
         session.host_name = hostname
+        with self.lock:
+            self.sessions += 1
         if self.pipelining:  # aiosmtpd reads pipelined commands as they come
             responses.insert(-1, "250-PIPELINING")
         return responses

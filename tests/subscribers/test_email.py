@@ -381,3 +381,51 @@ def test_a_server_that_stops_answering_times_out_and_the_mail_goes_later(db, smt
     due_now(db)
     notifier(db, config).run_until_idle()
     assert states(db) == {"sent": 1}, db.outbox.rows()[0].last_error
+
+
+def test_a_message_whose_answer_never_came_goes_again_with_the_same_message_id(
+    db, smtp, config
+):
+    config.write_text(
+        config.read_text().replace("connections: 2", "connections: 2\n  timeout: 300ms")
+    )
+    add_subscribers(db, ["bob@example.org"])
+    original = smtp.mailbox.handle_DATA
+    stalls = [2.0]
+
+    async def taken_but_unanswered(server, session, envelope):
+        answer = await original(server, session, envelope)  # the server has it...
+        if stalls:
+            await asyncio.sleep(stalls.pop())  # ...but its 250 comes after the timeout
+        return answer
+
+    smtp.mailbox.handle_DATA = taken_but_unanswered
+    incident(db)
+    notifier(db, config).run_until_idle()
+    (row,) = db.outbox.rows()
+    assert row.state == "pending" and "TimeoutError" in row.last_error
+    assert smtp.mailbox.count() == 1  # delivered, as far as the reader can tell
+
+    config.write_text(config.read_text().replace("timeout: 300ms", "timeout: 10s"))
+    due_now(db)
+    notifier(db, config).run_until_idle()
+    assert states(db) == {"sent": 1}
+    # Sent twice (nobody can know the first arrived), but as the same message: a mail
+    # client shows one, and a server that dedups by Message-ID keeps one.
+    (first, again) = smtp.mailbox.message_ids()
+    assert first == again == ("bob@example.org", first[1]) and first[1]
+
+
+def test_by_default_it_keeps_trying_for_a_day(db, smtp, config):
+    add_subscribers(db, ["bob@example.org"])
+    smtp.mailbox.refuse["bob@example.org"] = "421 4.3.2 busy"
+    incident(db)
+    worker = notifier(db, config)
+    worker.run_until_idle()
+    for hours, state in [(23, "pending"), (25, "failed")]:
+        with db.engine.begin() as conn:
+            conn.execute(sa.update(t.outbox).values(created_at=utcnow() - timedelta(hours=hours)))
+        due_now(db)
+        worker.run_until_idle()
+        (row,) = db.outbox.rows()
+        assert row.state == state, hours

@@ -6,13 +6,24 @@ link: a button, then the POST -> an incident -> the notification with a list's h
 from __future__ import annotations
 
 import re
+from datetime import timedelta
+from zoneinfo import ZoneInfo
 
+import feedparser
 import pytest
 
+from status import ops
+from status.clock import utcnow
 from status.config import load_config
 from status.runtime import runtime
 from subscribers.notifier import Notifier
-from tests.subscribers.support import add_subscribers, incident, smtp_server, write_config
+from tests.subscribers.support import (
+    ALICE,
+    add_subscribers,
+    incident,
+    smtp_server,
+    write_config,
+)
 
 SAME = {"Origin": "https://status.test.example", "Sec-Fetch-Site": "same-origin"}
 URL = re.compile(r"https://status\.test\.example(/\S+)")
@@ -160,6 +171,44 @@ def test_an_incident_posted_with_notify_off_sends_nothing(app, client, smtp, del
     incident(runtime(app).store, name="Quiet", notify=False)
     deliver()
     assert len(smtp.mailbox.to("bob@example.org")) == 1  # the confirmation alone
+
+
+def test_updates_resolutions_and_maintenance_arrive_as_the_feed_words_them(
+    app, client, smtp, deliver
+):
+    confirm(client, sign_up(client, deliver, smtp, "bob@example.org"), "Confirm")
+    store = runtime(app).store
+    incident_id = incident(store, name="Calls failing", components={"sip-gateway": "major_outage"})
+    identified = "A router in FRA dropped its routes; we are restoring them."
+    ops.update_incident(store, ALICE, incident_id, status="identified", body=identified)
+    ops.update_incident(store, ALICE, incident_id, status="monitoring", body="Shh.", notify=False)
+    ops.resolve_incident(store, ALICE, incident_id, body="Calls work again.")
+    start = (utcnow() + timedelta(days=2)).replace(microsecond=0)
+    ops.schedule_maintenance(
+        store, ALICE, name="Database upgrade", body="Short interruptions possible.",
+        scheduled_for=start, scheduled_until=start + timedelta(hours=2), components=["website"],
+    )  # fmt: skip
+    deliver()
+
+    mails = {m["Subject"]: text_of(m) for m in smtp.mailbox.to("bob@example.org")[1:]}
+    assert sorted(mails) == [
+        "[Test Cloud Status] Identified: Calls failing",
+        "[Test Cloud Status] Investigating: Calls failing",
+        "[Test Cloud Status] Resolved: Calls failing",
+        "[Test Cloud Status] Scheduled: Database upgrade",
+    ]  # not the update posted with notify off
+    assert identified in mails["[Test Cloud Status] Identified: Calls failing"]
+    assert "Calls work again." in mails["[Test Cloud Status] Resolved: Calls failing"]
+    window = mails["[Test Cloud Status] Scheduled: Database upgrade"]
+    assert "Short interruptions possible." in window
+    local = start.astimezone(ZoneInfo("Europe/Berlin"))
+    assert f"{local:%H:%M}" in window and str(local.day) in window  # the site's time
+
+    # The feed says the same words for the same updates.
+    runtime(app).snapshots = None  # the page's snapshot, built afresh now
+    feed = feedparser.parse(client.get("/history.atom").data)
+    (entry,) = [e for e in feed.entries if e.link.endswith(f"/incidents/{incident_id}")]
+    assert identified in entry.content[0].value and "Calls work again." in entry.content[0].value
 
 
 def test_a_confirmation_goes_to_the_person_who_signed_up_alone(app, client, smtp, deliver):

@@ -28,7 +28,7 @@ CONNECTIONS = 4
 LEASE = 3.0
 
 
-def start_notifier(database_url: str, config_path, log_path) -> subprocess.Popen:
+def start_notifier(database_url: str, config_path, log_path, *options) -> subprocess.Popen:
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -37,7 +37,7 @@ def start_notifier(database_url: str, config_path, log_path) -> subprocess.Popen
         "LOG_LEVEL": "WARNING",
     }
     command = [sys.executable, "-m", "flask", "--app", "app", "notify", "run",
-               "--lease", str(LEASE), "--poll", "0.1"]  # fmt: skip
+               "--lease", str(LEASE), "--poll", "0.1", *options]  # fmt: skip
     return subprocess.Popen(
         command, cwd=ROOT, env=env, stdout=log_path.open("ab"), stderr=subprocess.STDOUT
     )
@@ -126,3 +126,22 @@ def test_two_notifiers_at_once_send_no_message_twice(setup, tmp_path):
     with db.engine.connect() as conn:
         claimed_by = conn.execute(sa.select(sa.func.count(sa.distinct(t.outbox.c.claimed_by))))
     assert claimed_by.scalar() == 0  # every claim released once recorded
+
+
+@pytest.mark.parametrize("concurrency", [1, 3])
+def test_concurrency_sets_the_smtp_connections_a_worker_keeps(
+    db, database_url, tmp_path, concurrency
+):
+    with smtp_server() as smtp:
+        # The config asks for 2; the option wins.
+        config = write_config(tmp_path / "status.yaml", smtp.port, connections=2)
+        add_subscribers(db, [f"s{i:03d}@example.org" for i in range(60)])
+        log = tmp_path / "notifier.log"
+        process = start_notifier(database_url, config, log, "--concurrency", str(concurrency))
+        try:
+            incident(db)
+            assert wait_until(lambda: sent(db) == 60, timeout=60), log.read_text()
+        finally:
+            stop(process)
+        assert smtp.mailbox.count() == 60
+        assert smtp.mailbox.sessions == concurrency
