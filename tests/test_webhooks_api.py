@@ -110,6 +110,18 @@ def test_one_url_is_registered_a_few_times_a_day_at_most(app, client, receiver, 
     assert again.status_code == 409
 
 
+def test_registrations_share_the_sign_ups_budget_per_ip(app, client, receiver, allowing):
+    use_config(app, allowing)
+    app.config["SUBSCRIBE_LIMIT"] = "3 per minute"
+    sign_up = client.post("/api/v1/subscribers", json={"email": "bob@example.org"})
+    codes = [
+        client.post("/api/v1/webhooks", json={"url": receiver.url(f"/h{i}")}).status_code
+        for i in range(3)
+    ]
+    assert [sign_up.status_code, *codes] == [202, 201, 201, 429]
+    assert len(runtime(app).store.subscribers.webhooks()) == 2
+
+
 def test_admins_list_and_erase_webhooks_without_seeing_secrets(
     app, client, receiver, allowing, admin_headers
 ):
