@@ -126,19 +126,30 @@ def build(store: Store, config: Config, event, language: str) -> Notice | None:
         start = i18n.format_when(item.scheduled_for, tz, language)
         window = f"{start} - {i18n.format_when(item.scheduled_until, tz, language)}"
     names = [(c.name if (c := config.component(cid)) else cid) for cid in event.components]
+    return _notice(
+        config,
+        event,
+        language,
+        name=one_line(item.name),
+        status_label=i18n.translate(label, language),
+        body=update.body if update is not None else "",
+        url=f"{site.url}/{path}/{item.id}",
+        components=tuple(names),
+        window=window,
+    )
+
+
+def _notice(config: Config, event, language: str, **about) -> Notice:
+    """A notice of ``event``: the site's and the event's fields, and what it is ``about``."""
+    site = config.site
     return Notice(
         event_id=event.id,
         kind=event.kind,
         language=language,
         site_title=one_line(site.title),
         site_url=site.url,
-        name=one_line(item.name),
-        status_label=i18n.translate(label, language),
-        body=update.body if update is not None else "",
-        when=i18n.format_when(event.at, tz, language),
-        url=f"{site.url}/{path}/{item.id}",
-        components=tuple(names),
-        window=window,
+        when=i18n.format_when(event.at, site.tz, language),
+        **about,
     )
 
 
@@ -147,18 +158,14 @@ def _personal(config: Config, event, language: str) -> Notice | None:
     if event.kind not in PERSONAL:
         return None
     template, heading, _state = PERSONAL[event.kind]
-    site = config.site
-    return Notice(
-        event_id=event.id,
-        kind=event.kind,
-        language=language,
-        site_title=one_line(site.title),
-        site_url=site.url,
+    return _notice(
+        config,
+        event,
+        language,
         name="",
         status_label=i18n.translate(heading, language),
         body="",
-        when=i18n.format_when(event.at, site.tz, language),
-        url=site.url,
+        url=config.site.url,
         components=(),
         template=template,
     )
@@ -169,18 +176,15 @@ def _component(config: Config, event, language: str) -> Notice | None:
     component = config.component(event.object_id)
     if component is None:
         return None  # gone from the config since
-    site, status = config.site, (event.data or {}).get("new_status", "")
-    return Notice(
-        event_id=event.id,
-        kind=event.kind,
-        language=language,
-        site_title=one_line(site.title),
-        site_url=site.url,
+    status = (event.data or {}).get("new_status", "")
+    return _notice(
+        config,
+        event,
+        language,
         name=one_line(component.name),
         status_label=i18n.translate(COMPONENT_STATUS.get(status, status), language),
         body="",
-        when=i18n.format_when(event.at, site.tz, language),
-        url=site.url,
+        url=config.site.url,
         components=(one_line(component.name),),
     )
 
