@@ -289,9 +289,9 @@ def _probed(
 
 def current_statuses(store: Store, config: Config, now: datetime) -> dict[str, str]:
     """Each component's status as :func:`build` derives it, read afresh (for /metrics)."""
-    bearing = _Bearing.of(
-        [_incident(*parts) for parts in store.incidents.public()],
-        [_maintenance(*parts) for parts in store.maintenance.public()],
+    bearing = _Bearing.of(  # only what is open bears on a component now
+        [_incident(*parts) for parts in store.incidents.public_open()],
+        [_maintenance(*parts) for parts in store.maintenance.public_open()],
         now,
         store.overrides.active(now),
         store.alerts.statuses(now),

@@ -20,6 +20,7 @@ class IncidentRepository(TimelineRepository):
     key = "incident_id"
     order = (t.incidents.c.created_at.desc(), t.incidents.c.id)
     public_only = (t.incidents.c.draft == sa.false(),)  # drafts wait in the console
+    open_only = (t.incidents.c.status.not_in(rules.CLOSED),)
 
     def create(
         self,

@@ -19,6 +19,10 @@ class MaintenanceRepository(TimelineRepository):
     components_table = t.maintenance_components
     key = "maintenance_id"
     order = (t.maintenances.c.scheduled_for.desc(), t.maintenances.c.id)
+    open_only = (
+        t.maintenances.c.status != MaintenanceStatus.COMPLETED.value,
+        t.maintenances.c.cancelled_at.is_(None),
+    )
 
     def create(
         self,

@@ -18,6 +18,7 @@ class TimelineRepository(Repository):
     key: str  # the foreign key naming the parent in the other two tables
     order: tuple  # newest first, for public()
     public_only: tuple = ()  # conditions a row meets to be public
+    open_only: tuple = ()  # conditions a row meets while it may bear on a component
 
     def _insert(self, conn, values: dict, components: list[dict]) -> int:
         parent_id = conn.execute(sa.insert(self.table).values(**values)).inserted_primary_key[0]
@@ -75,6 +76,14 @@ class TimelineRepository(Repository):
             query = sa.select(self.table).where(*self.public_only).order_by(*self.order)
             parents = conn.execute(query).all()
             return self._with_children(conn, parents, everything=True)
+
+    def public_open(self) -> list[tuple[sa.Row, list[sa.Row], list[sa.Row]]]:
+        """What :meth:`public` says of the rows not closed: all that bears on what the
+        components show now (a few rows, where :meth:`public` reads the whole history)."""
+        with self.scope.read() as conn:
+            query = sa.select(self.table).where(*self.public_only, *self.open_only)
+            parents = conn.execute(query.order_by(*self.order)).all()
+            return self._with_children(conn, parents)
 
     def page(
         self, *conditions, before_id: int | None = None, limit: int = 50
