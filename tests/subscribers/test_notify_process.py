@@ -128,10 +128,8 @@ def test_two_notifiers_at_once_send_no_message_twice(setup, tmp_path):
     assert claimed_by.scalar() == 0  # every claim released once recorded
 
 
-@pytest.mark.parametrize("concurrency", [1, 3])
-def test_concurrency_sets_the_smtp_connections_a_worker_keeps(
-    db, database_url, tmp_path, concurrency
-):
+def test_concurrency_sets_the_smtp_connections_a_worker_keeps(db, database_url, tmp_path):
+    concurrency = 3
     with smtp_server() as smtp:
         # The config asks for 2; the option wins.
         config = write_config(tmp_path / "status.yaml", smtp.port, connections=2)
