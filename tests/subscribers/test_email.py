@@ -353,20 +353,34 @@ def test_a_line_starting_with_a_dot_arrives_unharmed(smtp):
     assert raw.endswith(body)
 
 
-def test_a_server_that_stops_answering_times_out_and_the_mail_goes_later(db, smtp, config):
+def stall_once(smtp, config, *, taken: bool) -> None:
+    """The notifier waits 300 ms for an answer; the server's first answer to DATA comes
+    after 2 s, having ``taken`` the message first or not."""
     config.write_text(
         config.read_text().replace("connections: 2", "connections: 2\n  timeout: 300ms")
     )
-    add_subscribers(db, ["bob@example.org"])
     original = smtp.mailbox.handle_DATA
     stalls = [2.0]
 
     async def stalling(server, session, envelope):
+        answer = await original(server, session, envelope) if taken else None
         if stalls:
             await asyncio.sleep(stalls.pop())  # longer than the timeout
-        return await original(server, session, envelope)
+        return answer or await original(server, session, envelope)
 
     smtp.mailbox.handle_DATA = stalling
+
+
+def answer_again(db, config) -> None:
+    """Later, the server answering again (a timeout that a loaded test box cannot miss)."""
+    config.write_text(config.read_text().replace("timeout: 300ms", "timeout: 10s"))
+    due_now(db)
+    notifier(db, config).run_until_idle()
+
+
+def test_a_server_that_stops_answering_times_out_and_the_mail_goes_later(db, smtp, config):
+    add_subscribers(db, ["bob@example.org"])
+    stall_once(smtp, config, taken=False)
     incident(db)
     worker = notifier(db, config)
     started = utcnow()
@@ -376,39 +390,20 @@ def test_a_server_that_stops_answering_times_out_and_the_mail_goes_later(db, smt
     assert row.state == "pending" and "TimeoutError" in row.last_error
     assert (utcnow() - started).total_seconds() < 1.5  # gave up after the timeout
 
-    # Later, the server answering again (a timeout that a loaded test box cannot miss):
-    config.write_text(config.read_text().replace("timeout: 300ms", "timeout: 10s"))
-    due_now(db)
-    notifier(db, config).run_until_idle()
+    answer_again(db, config)
     assert states(db) == {"sent": 1}, db.outbox.rows()[0].last_error
 
 
-def test_a_message_whose_answer_never_came_goes_again_with_the_same_message_id(
-    db, smtp, config
-):
-    config.write_text(
-        config.read_text().replace("connections: 2", "connections: 2\n  timeout: 300ms")
-    )
+def test_a_message_whose_answer_never_came_goes_again_with_the_same_message_id(db, smtp, config):
     add_subscribers(db, ["bob@example.org"])
-    original = smtp.mailbox.handle_DATA
-    stalls = [2.0]
-
-    async def taken_but_unanswered(server, session, envelope):
-        answer = await original(server, session, envelope)  # the server has it...
-        if stalls:
-            await asyncio.sleep(stalls.pop())  # ...but its 250 comes after the timeout
-        return answer
-
-    smtp.mailbox.handle_DATA = taken_but_unanswered
+    stall_once(smtp, config, taken=True)  # the server has it, but its 250 comes too late
     incident(db)
     notifier(db, config).run_until_idle()
     (row,) = db.outbox.rows()
     assert row.state == "pending" and "TimeoutError" in row.last_error
     assert smtp.mailbox.count() == 1  # delivered, as far as the reader can tell
 
-    config.write_text(config.read_text().replace("timeout: 300ms", "timeout: 10s"))
-    due_now(db)
-    notifier(db, config).run_until_idle()
+    answer_again(db, config)
     assert states(db) == {"sent": 1}
     # Sent twice (nobody can know the first arrived), but as the same message: a mail
     # client shows one, and a server that dedups by Message-ID keeps one.
