@@ -343,9 +343,10 @@ def test_a_hanging_target_does_not_delay_the_others(db, tmp_path, target):
     assert metrics.registry.get_sample_value(
         "leitstand_probe_runs_total", {"component": "fast", "probe": "http", "result": "success"}
     ) == len(fast)
-    # Housekeeping ran alongside: today's rollup already counts the checks.
+    # Housekeeping ran alongside: today's rollup already counts the checks (those
+    # flushed by its last run, every 0.5 s: not always the very last ones).
     today = {r.component_id: r for r in db.rollups.since(date.today() - timedelta(days=1))}
-    assert today["fast"].checks >= 10
+    assert 0 < today["fast"].checks <= len(fast)
 
 
 def test_its_metrics_pass_promtool(db, tmp_path, target):
